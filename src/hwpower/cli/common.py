@@ -20,7 +20,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except HwpowerError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import lru_cache
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -101,6 +102,8 @@ class Block(ABC):
                 if f.default is dataclasses.MISSING:
                     raise ValueError(f"missing field {name!r}")
                 continue
+            if data[name] is None and f.default is not None:  # null only stands for an optional field's default
+                raise ValueError(f"field {name!r} must not be null")
             kwargs[name] = _validate_field(name, data[name], f.metadata["schema"])
         block = cls(**kwargs)
         block.check()
@@ -208,7 +211,8 @@ class MBConvBlock(Block):
 
     @property
     def squeeze(self) -> int:
-        return self.se_channels if self.se_channels is not None else make_divisible(self.mid / 4)
+        # mid // 4 as OFA and torchvision MobileNetV3 compute it (not mid / 4)
+        return self.se_channels if self.se_channels is not None else make_divisible(self.mid // 4)
 
     @property
     def residual(self) -> bool:
@@ -231,7 +235,7 @@ class MBConvBlock(Block):
     def layers(self, prefix: str = "") -> list[Layer]:
         c_in, mid, size, out_size = self.in_channels, self.mid, self.input_size, self.out_shape[1]
         out: list[Layer] = []
-        if self.expand_ratio != 1:
+        if mid != c_in:  # torchvision's rule: no expand convolution when nothing is expanded
             out.append(Layer(f"{prefix}expand", LayerOp.CONV, c_in, mid, size, size, norm=True))
         out.append(Layer(f"{prefix}dw", LayerOp.CONV, mid, mid, size, out_size, self.kernel, self.stride,
                          groups=mid, norm=True))
@@ -381,8 +385,24 @@ def block_from_dict(data: Any) -> Block:
     """Build a block from its JSON object; raises ``ValueError`` with the problem."""
     if not isinstance(data, dict):
         raise ValueError(f"a block must be a JSON object, got {type(data).__name__}")
+    # Files repeat the same blocks many times, so parsing is memoised. The key carries each value's
+    # type so that true, 1 and 1.0 (equal and hash-equal in Python) are still validated separately.
+    key = (tuple(data.items()), tuple(map(type, data.values())))
+    try:
+        hash(key)
+    except TypeError:  # a list or object among the values: invalid anyway, report it uncached
+        return _block_from_dict(data)
+    return _block_from_key(key)
+
+
+@lru_cache(maxsize=1 << 16)
+def _block_from_key(key: tuple[tuple[tuple[str, Any], ...], tuple[type, ...]]) -> Block:
+    return _block_from_dict(dict(key[0]))
+
+
+def _block_from_dict(data: dict[str, Any]) -> Block:
     kind = data.get("type")
-    if kind not in BLOCK_TYPES:
+    if not isinstance(kind, str) or kind not in BLOCK_TYPES:
         raise ValueError(f"unknown block type {kind!r} (known: {sorted(BLOCK_TYPES)})")
     return BLOCK_TYPES[kind].from_dict(data)
 

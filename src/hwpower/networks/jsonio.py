@@ -15,18 +15,55 @@ from ..io import write_text_atomic
 from .network import Network
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen[key] = value
-    return seen
+class _Pairs(list):
+    """A JSON object kept as its (key, value) pairs, so a duplicate key is reported where it is."""
 
 
 class _DuplicateKey(Exception):
-    def __init__(self, key: str):
-        self.key = key
+    """Raised by the fast parse on a duplicate key; the slow parse then says where it is."""
+
+
+def _unique_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey
+    return out
+
+
+def _plain(value: Any, where: str = "") -> Any:
+    """Turn parsed pairs into dicts, raising ``ValueError`` on a duplicate key."""
+    if isinstance(value, _Pairs):
+        out: dict[str, Any] = {}
+        for key, item in value:
+            if key in out:
+                raise ValueError(f"{where}duplicate key {key!r}")
+            out[key] = _plain(item, where)
+        return out
+    if isinstance(value, list):
+        return [_plain(item, where) for item in value]
+    return value
+
+
+def _network_data(value: Any) -> Any:
+    """A network's JSON value as plain data; a duplicate key inside a block names the block."""
+    if not isinstance(value, _Pairs):  # checked first: _Pairs is a list too
+        if isinstance(value, list):
+            return [_plain(b, f"block {i}: ") for i, b in enumerate(value)]
+        return value
+    out = _plain(_Pairs((k, v) for k, v in value if k != "blocks"))
+    blocks = [v for k, v in value if k == "blocks"]
+    if len(blocks) > 1:
+        raise ValueError("duplicate key 'blocks'")
+    if blocks:
+        out["blocks"] = _network_data(blocks[0]) if not isinstance(blocks[0], _Pairs) else _plain(blocks[0])
+    return out
+
+
+def _net_id(key: str, file: str) -> int:
+    # Plain ASCII digits only: int() would also accept " 7", "+7", "0_7" or non-ASCII digits.
+    if not (key.isascii() and key.isdigit()) or (len(key) > 1 and key[0] == "0"):
+        raise InputError(f"network id {key!r} must be a non-negative integer written plainly", file=file)
+    return int(key)
 
 
 def parse_networks(text: str, *, file: str = "<string>") -> dict[int, Network]:
@@ -34,27 +71,25 @@ def parse_networks(text: str, *, file: str = "<string>") -> dict[int, Network]:
     if not text.strip():
         raise InputError("empty file: expected a JSON object mapping network ids to networks", file=file)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as exc:
-        raise InputError(f"duplicate key {exc.key!r} (network ids must be unique)", file=file) from None
+        try:  # fast path: plain dicts; files with a duplicate key are parsed again to say where
+            data, pairs = json.loads(text, object_pairs_hook=_unique_dict), False
+        except _DuplicateKey:
+            data, pairs = json.loads(text, object_pairs_hook=_Pairs), True
     except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", file=file, where=f"line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"expected a JSON object mapping network ids to networks, got {type(data).__name__}", file=file)
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InputError(f"malformed JSON: {exc.msg}", file=file, where=where) from None
+    if not isinstance(data, _Pairs if pairs else dict):
+        raise InputError("expected a JSON object mapping network ids to networks, "
+                         f"got {type(data).__name__}", file=file)
     if not data:
         raise InputError("no networks in file", file=file)
     nets: dict[int, Network] = {}
-    for key, value in data.items():
-        try:
-            net_id = int(key)
-        except ValueError:
-            raise InputError(f"network id {key!r} is not an integer", file=file) from None
-        if net_id < 0 or str(net_id) != key.strip():
-            raise InputError(f"network id {key!r} must be a non-negative integer written plainly", file=file)
+    for key, value in data if pairs else data.items():
+        net_id = _net_id(key, file)
         if net_id in nets:
-            raise InputError(f"duplicate network id {net_id}", file=file)
+            raise InputError(f"duplicate network id {net_id}", file=file, where=f"network {net_id}")
         try:
-            nets[net_id] = Network.from_dict(value)
+            nets[net_id] = Network.from_dict(_network_data(value) if pairs else value)
         except ValueError as exc:
             raise InputError(str(exc), file=file, where=f"network {net_id}") from None
     return nets

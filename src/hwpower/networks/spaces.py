@@ -6,11 +6,13 @@ Spaces are registered by name in :data:`SEARCH_SPACES`; add one by writing a cla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from ..errors import InputError
 from .blocks import Block, ConvBlock, LinearBlock, MBConvBlock, PoolBlock
 from .network import Network
 
@@ -91,10 +93,14 @@ class OFAMobileNetV3:
 register_space(OFAMobileNetV3())
 
 
-def sample_networks(space: str, n: int, seed: int, *, start_id: int = 0) -> dict[int, Network]:
-    """Sample ``n`` distinct networks from a registered space, deterministically from ``seed``."""
+def sample_networks(space: str, n: int, seed: int, *, start_id: int = 0,
+                    progress: Callable[[int], None] | None = None) -> dict[int, Network]:
+    """Sample ``n`` distinct networks from a registered space, deterministically from ``seed``.
+
+    ``progress``, if given, is called with the number of networks drawn so far (for progress bars).
+    """
     if space not in SEARCH_SPACES:
-        raise ValueError(f"unknown search space {space!r} (known: {sorted(SEARCH_SPACES)})")
+        raise InputError(f"unknown search space {space!r} (known: {sorted(SEARCH_SPACES)})", where="space")
     sampler = SEARCH_SPACES[space]
     rng = np.random.default_rng(seed)
     seen: set[tuple] = set()
@@ -103,10 +109,12 @@ def sample_networks(space: str, n: int, seed: int, *, start_id: int = 0) -> dict
     while len(nets) < n:
         attempts += 1
         if attempts > 100 * n + 1000:
-            raise ValueError(f"could not draw {n} distinct networks from {space!r}")
+            raise InputError(f"could not draw {n} distinct networks from {space!r}", where="space")
         key, net = sampler.sample(rng)
         if key in seen:
             continue
         seen.add(key)
         nets[start_id + len(nets)] = net
+        if progress is not None:
+            progress(len(nets))
     return nets
