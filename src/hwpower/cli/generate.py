@@ -1,0 +1,45 @@
+"""``hwpower generate``: the seed's raw data from the oracle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..generate import GenerateConfig, generate
+from ..oracle import HardwareSpace, OracleSettings
+from .common import console, user_errors
+
+
+def generate_cmd(
+    out: Path = typer.Option(..., help="Raw data folder to write (replaced as a whole)."),
+    networks: int = typer.Option(50, help="Networks sampled from the search space (reference networks are added)."),
+    train_rows: int = typer.Option(5000, help="Training rows in total."),
+    val_rows: int = typer.Option(1000, help="Validation rows in total."),
+    seed: int = typer.Option(0, help="Random seed; same seed, byte-identical files."),
+    space: Path | None = typer.Option(None, help="Hardware space file (TOML); default: the built-in space."),
+    noise: float = typer.Option(0.0, help="Relative measurement noise on P_core, P_bw and latency."),
+    backend: str = typer.Option("analytical", help="analytical or zigzag."),
+    heldout_fraction: float = typer.Option(0.2, help="Fraction of networks that appear only in val."),
+    shards: int = typer.Option(4, help="Files per split."),
+    ray: str | None = typer.Option(None, "--ray", help="Spread shards over Ray: auto, local or a cluster ADDRESS."),
+    tech_nm: int = typer.Option(45, help="Technology node (nm): 45 or 65."),
+    dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
+    reference: bool = typer.Option(True, "--reference/--no-reference", help="Include the reference networks."),
+) -> None:
+    """Write nets_*.json, train_*.txt, val_*.txt and manifest.json (docs/data-format.md)."""
+    with user_errors():
+        config = GenerateConfig(
+            networks=networks, train_rows=train_rows, val_rows=val_rows, seed=seed,
+            space=HardwareSpace.from_toml(space) if space else HardwareSpace.default(), noise=noise,
+            backend=backend, heldout_fraction=heldout_fraction, shards=shards, ray_address=ray,
+            settings=OracleSettings(tech_nm=tech_nm, dram=dram), include_reference=reference,
+        )
+        manifest = generate(out, config)
+    c = manifest["counts"]
+    console.print(f"wrote {c['train_rows']} train and {c['val_rows']} val rows over {c['networks']} networks "
+                  f"({len(manifest['heldout_networks'])} held out) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_cmd)

@@ -1,0 +1,127 @@
+"""What a generation run produces, decided up front and deterministically from the seed.
+
+The plan fixes the networks (sampled and reference), the held-out networks, every row's hardware
+configuration and network, and the shards. Evaluating a shard (:mod:`.shards`) then depends only
+on the plan, so a local run and a Ray run write the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..networks import Network, sample_networks
+from ..oracle import HardwareSpace, OracleSettings
+
+BACKENDS = ("analytical", "zigzag")
+SAMPLED_STEM = "nets_0"
+REFERENCE_STEM = "nets_ref"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Options of ``hwpower generate`` (docs/oracle.md)."""
+
+    networks: int = 50  # sampled from ``search_space``; the reference networks come in addition
+    train_rows: int = 5000
+    val_rows: int = 1000
+    seed: int = 0
+    space: HardwareSpace = field(default_factory=HardwareSpace.default)
+    noise: float = 0.0  # relative (log-normal) measurement noise on P_core, P_bw and latency
+    backend: str = "analytical"
+    heldout_fraction: float = 0.2  # networks that appear only in val
+    shards: int = 4  # files per split
+    ray_address: str | None = None  # None: local; "auto", "local" or a cluster address
+    settings: OracleSettings = field(default_factory=OracleSettings)
+    search_space: str = "ofa-mbv3"
+    include_reference: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.networks >= 1, f"networks must be >= 1, got {self.networks}"),
+            (self.train_rows >= 1, f"train rows must be >= 1, got {self.train_rows}"),
+            (self.val_rows >= 1, f"val rows must be >= 1, got {self.val_rows}"),
+            (0 <= self.noise < 1, f"noise must be in [0, 1), got {self.noise}"),
+            (self.backend in BACKENDS, f"backend must be one of {list(BACKENDS)}, got {self.backend!r}"),
+            (0 < self.heldout_fraction < 1, f"heldout fraction must be in (0, 1), got {self.heldout_fraction}"),
+            (self.shards >= 1, f"shards must be >= 1, got {self.shards}"),
+        ]
+        for ok, problem in checks:
+            if not ok:
+                raise InputError(problem, where="generate options")
+
+
+def example_config() -> GenerateConfig:
+    """The embedded default dataset under examples/data/raw (45 sampled + 5 reference networks):
+    ``hwpower generate --out examples/data/raw --networks 45 --train-rows 5000 --val-rows 1000 --seed 0``."""
+    return GenerateConfig(networks=45, train_rows=5000, val_rows=1000, seed=0, shards=4)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Networks and rows of both splits. ``rows[split]``: hardware columns plus ``net`` (index
+    into ``nets``); ``shards[split]``: row ranges, one per output file."""
+
+    nets: list[Network]
+    keys: list[str]  # "nets_0/17" per network, aligned with ``nets``
+    files: dict[str, dict[int, Network]]  # nets file stem -> {id: network}
+    heldout: list[str]
+    rows: dict[str, pd.DataFrame]
+    shards: dict[str, list[tuple[int, int]]]
+
+
+def sub_seed(seed: int, *path: int) -> int:
+    """A 32-bit seed derived from (seed, path): independent streams per purpose, split and shard."""
+    return int(np.random.SeedSequence([seed, *path]).generate_state(1)[0])
+
+
+def _networks(config: GenerateConfig) -> dict[str, dict[int, Network]]:
+    files = {SAMPLED_STEM: sample_networks(config.search_space, config.networks, sub_seed(config.seed, 0))}
+    if config.include_reference:
+        from ..networks.reference import reference_networks  # packaged torchvision reference networks
+
+        files[REFERENCE_STEM] = dict(enumerate(reference_networks().values()))
+    return files
+
+
+def _train_configs(space: HardwareSpace, n: int, seed: int, val_codes: np.ndarray) -> pd.DataFrame:
+    """``n`` space-filling configurations none of which is a validation configuration."""
+    draw = n
+    for _ in range(8):
+        hw = space.sample(draw + len(val_codes), seed)
+        keep = ~np.isin(space.codes(hw), val_codes)
+        if keep.sum() >= n:
+            return hw[keep].iloc[:n].reset_index(drop=True)
+        draw *= 2
+    raise InputError(f"the validation configurations cover too much of the grid ({space.grid_size} points) "
+                     f"to draw {n} distinct training configurations; use fewer val rows or a finer grid")
+
+
+def _split_shards(n: int, shards: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, n, min(shards, n) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def make_plan(config: GenerateConfig) -> Plan:
+    files = _networks(config)
+    nets = [net for stem in files for net in files[stem].values()]
+    keys = [f"{stem}/{i}" for stem in files for i in files[stem]]
+    rng = np.random.default_rng(sub_seed(config.seed, 1))
+    n_held = min(max(1, round(config.heldout_fraction * len(nets))), len(nets) - 1)
+    if n_held < 1:
+        raise InputError("need at least two networks to hold some out", where="generate options")
+    held = np.sort(rng.choice(len(nets), n_held, replace=False))
+    seen = np.setdiff1d(np.arange(len(nets)), held)
+
+    val_hw = config.space.sample(config.val_rows, sub_seed(config.seed, 2))
+    train_hw = _train_configs(config.space, config.train_rows, sub_seed(config.seed, 3),
+                              np.unique(config.space.codes(val_hw)))
+    # Balanced network assignment: every network of a split appears equally often (+-1).
+    train_hw["net"] = seen[rng.permutation(np.arange(config.train_rows) % len(seen))]
+    val_hw["net"] = rng.permutation(np.arange(config.val_rows) % len(nets))
+    rows = {"train": train_hw, "val": val_hw}
+    shards = {split: _split_shards(len(df), config.shards) for split, df in rows.items()}
+    return Plan(nets, keys, files, [keys[i] for i in held], rows, shards)

@@ -1,0 +1,7 @@
+"""The oracle: an analytical accelerator power model (docs/oracle.md) and its hardware space."""
+
+from .model import ORACLE_VERSION, OUTPUTS, Oracle, OracleSettings, check_hardware
+from .space import HW_PARAMS, HardwareSpace, Param
+
+__all__ = ["HW_PARAMS", "ORACLE_VERSION", "OUTPUTS", "HardwareSpace", "Oracle", "OracleSettings", "Param",
+           "check_hardware"]

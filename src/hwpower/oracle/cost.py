@@ -1,0 +1,188 @@
+"""The vectorised per-layer cost model: (configurations x layers) arrays, no loop over either.
+
+Loop nest of a layer (batch 1): groups G, output channels per group Kg, input channels per group Cg,
+output pixels PQ, kernel taps RS. Fully connected layers are 1x1 convolutions on one pixel; pooling
+and element-wise layers run on the PE adders (``other_ops``), move their tensors and do no MACs.
+
+Spatial mapping on an R x C array (dimension D1 on rows, D2 on columns, T iterations in time):
+
+- weight stationary (TPU-like): D1 = Cg*RS (the reduction, unrolled im2col-style), D2 = Kg, T = G*PQ.
+  A depthwise layer has Cg = Kg = 1 and fills RS of R*C PEs, as on real systolic arrays.
+- output stationary (ShiDianNao-like): D1 = PQ, D2 = G*Kg, T = Cg*RS. Depthwise maps well; a fully
+  connected layer (PQ = 1) fills one row.
+
+Compute cycles = ceil(D1/R) * ceil(D2/C) * T (the ceil effects are the utilisation loss).
+
+Data movement, in words of ``bits``:
+
+- register file: 3 accesses per MAC (stationary operand, partial-sum read and write) plus one
+  write per word arriving from the buffer. It holds h = rf_words - 2 stationary values (two
+  words are pipeline registers for the streaming operands), which saves buffer round trips of
+  partial sums (WS: h reduction folds accumulate in place) or of weights (OS: one weight serves h
+  outputs held in the PE).
+- global buffer to array: inputs are multicast along the columns that share them,
+  (MACs / Kg) * ceil(Kg / C) reads; WS reads each weight once and round-trips partial sums once
+  per ceil(ceil(D1/R) / h) passes; OS writes each output once and reads each weight once per
+  ceil(ceil(PQ/R) / h) passes. Every such word also crosses the array network.
+- DRAM: compulsory W + I + O when they fit the buffer; otherwise the better of two tilings,
+  weight tiles of half the buffer with the input re-read per tile (W + n*I + O) or input tiles
+  with the weights re-read per tile (n*W + I + O). The minimum of two terms that never grow with
+  the buffer never grows either (the monotonicity the property tests check). DRAM words are also
+  written to or read from the buffer.
+
+Latency (as Timeloop computes it): the slowest of compute cycles, buffer cycles (one word per
+array row and column per cycle: the buffer is banked to feed the array's edges) and DRAM time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..networks.layers import LayerOp, LayerTable
+from . import constants as K
+
+RF_PIPELINE_WORDS = 2  # register-file words kept for the two streaming operands
+RF_ACCESSES_PER_MAC = 3
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per-layer loop bounds and tensor sizes (float64 arrays of shape (L,))."""
+
+    macs: np.ndarray
+    other: np.ndarray
+    w: np.ndarray  # weight words
+    i: np.ndarray  # input words (all inputs of an element-wise layer)
+    o: np.ndarray  # output words
+    kg: np.ndarray
+    ws: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) weight stationary
+    os: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) output stationary
+
+    @classmethod
+    def of(cls, t: LayerTable) -> Geometry:
+        f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
+        is_mac = (t.op == LayerOp.CONV) | (t.op == LayerOp.LINEAR)
+        lin = t.op == LayerOp.LINEAR
+        g = np.where(lin, 1, t.groups)
+        cg = np.where(is_mac, t.in_channels // np.maximum(g, 1), 1)
+        kg = np.where(is_mac, t.out_channels // np.maximum(g, 1), 1)
+        pq = np.where(lin, 1, t.out_size ** 2)
+        rs = np.where(lin, 1, t.kernel ** 2)
+        ws = (f(np.where(is_mac, cg * rs, 1)), f(kg), f(np.where(is_mac, g * pq, 0)))
+        os = (f(np.where(is_mac, pq, 1)), f(np.where(is_mac, g * kg, 1)), f(np.where(is_mac, cg * rs, 0)))
+        return cls(macs=f(t.macs), other=f(t.other_ops), w=f(np.where(is_mac, g * kg * cg * rs, 0)),
+                   i=f(t.in_act), o=f(t.out_act), kg=f(kg), ws=ws, os=os)
+
+
+@dataclass(frozen=True)
+class HwArrays:
+    """Hardware columns as (N, 1) float arrays plus the derived per-configuration constants."""
+
+    pe_rows: np.ndarray
+    pe_cols: np.ndarray
+    rf_bytes: np.ndarray
+    glb_kib: np.ndarray
+    dram_gbps: np.ndarray
+    freq_mhz: np.ndarray
+    bits: np.ndarray
+    ws: np.ndarray  # bool (N,): weight stationary, else output stationary
+
+    def take(self, rows: np.ndarray) -> HwArrays:
+        return HwArrays(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
+
+    def __len__(self) -> int:
+        return int(self.ws.shape[0])
+
+
+def _col(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64).reshape(-1, 1)
+
+
+def hw_arrays(hw: Any) -> HwArrays:
+    """Mapping/DataFrame of hardware columns -> :class:`HwArrays` (no validation; see model.py)."""
+    df = np.asarray(hw["dataflow"]).reshape(-1)
+    return HwArrays(_col(hw["pe_rows"]), _col(hw["pe_cols"]), _col(hw["rf_bytes"]), _col(hw["glb_kib"]),
+                    _col(hw["dram_gbps"]), _col(hw["freq_mhz"]), _col(hw["bits"]), df == "ws")
+
+
+@dataclass(frozen=True)
+class Energies:
+    """Per-configuration energy constants (pJ per access or op, W of static power), (N, 1) arrays."""
+
+    mac: np.ndarray
+    add: np.ndarray
+    rf: np.ndarray
+    noc: np.ndarray
+    glb: np.ndarray
+    dram_word: np.ndarray
+    p_leak_w: np.ndarray
+    p_dram_bg_w: np.ndarray
+    v: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Energies:
+        return Energies(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
+
+
+def energies(hw: HwArrays, v: np.ndarray, tech_nm: float, dram: str) -> Energies:
+    n_pes = hw.pe_rows * hw.pe_cols
+    sram_bits = hw.glb_kib * 8192 + n_pes * hw.rf_bytes * 8
+    return Energies(
+        mac=K.mac_energy_pj(hw.bits, v, tech_nm), add=K.add_energy_pj(hw.bits, v, tech_nm),
+        rf=K.sram_read_energy_pj(hw.rf_bytes, hw.bits, v, tech_nm),
+        noc=K.noc_energy_pj(hw.bits, n_pes, v, tech_nm),
+        glb=K.sram_read_energy_pj(hw.glb_kib * 1024, hw.bits, v, tech_nm),
+        dram_word=K.dram_energy_pj_per_bit(dram) * hw.bits,
+        p_leak_w=K.pe_leakage_w(n_pes, hw.bits, v, tech_nm) + K.sram_leakage_w(sram_bits, v, tech_nm),
+        p_dram_bg_w=K.dram_background_w(dram, hw.dram_gbps), v=v,
+    )
+
+
+def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool) -> dict[str, np.ndarray]:
+    """Costs of every layer of ``g`` on every configuration of ``hw`` (all of one dataflow).
+
+    Returns (N, L) arrays: ``latency_s``, ``e_core_pj``, ``e_bw_pj``; with ``detail`` also the
+    energy by level (pJ), cycles, traffic (words) and utilisation.
+    """
+    R, C = hw.pe_rows, hw.pe_cols
+    d1, d2, t = g.ws if ws else g.os
+    fold1, fold2 = np.ceil(d1 / R), np.ceil(d2 / C)
+    mac_cycles = fold1 * fold2 * t
+    cycles = mac_cycles + np.ceil(g.other / (R * C))
+
+    h = np.maximum(hw.rf_bytes * 8 / hw.bits - RF_PIPELINE_WORDS, 1)
+    inputs = g.macs / g.kg * np.ceil(g.kg / C) + (g.macs == 0) * g.i
+    passes = np.ceil(fold1 / h)
+    if ws:  # weights once; partial sums written once per pass, read back for all but the first
+        array_words = inputs + g.w + g.o * (2 * passes - 1)
+    else:  # outputs once; weights once per pass
+        array_words = inputs + g.w * passes + g.o
+
+    buf_words = hw.glb_kib * (1024 * 8 / 2) / hw.bits  # half the buffer holds the resident tile
+    tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights
+    tiles_i = np.maximum(np.ceil(g.i / buf_words), 1)
+    dram_words = np.minimum(g.w + tiles_w * g.i, tiles_i * g.w + g.i) + g.o
+    glb_words = array_words + dram_words
+
+    f_hz = hw.freq_mhz * 1e6
+    latency_s = np.maximum(np.maximum(cycles, glb_words / (R + C)) / f_hz,
+                           dram_words * hw.bits / (8e9 * hw.dram_gbps))
+
+    e_mac = g.macs * e.mac + g.other * e.add
+    e_rf = (RF_ACCESSES_PER_MAC * g.macs + array_words) * e.rf
+    e_noc = array_words * e.noc
+    e_glb = glb_words * e.glb
+    e_leak = e.p_leak_w * latency_s * 1e12
+    e_dram = dram_words * e.dram_word
+    e_bg = e.p_dram_bg_w * latency_s * 1e12
+    out = {"latency_s": latency_s, "e_core_pj": e_mac + e_rf + e_noc + e_glb + e_leak, "e_bw_pj": e_dram + e_bg}
+    if detail:
+        util = np.where(mac_cycles > 0, g.macs / (R * C * np.maximum(mac_cycles, 1)), 0.0)
+        out.update(cycles=cycles, utilisation=util,
+                   e_mac_pj=e_mac, e_rf_pj=e_rf, e_noc_pj=e_noc, e_glb_pj=e_glb, e_leak_pj=e_leak,
+                   e_dram_pj=e_dram, e_dram_bg_pj=e_bg, dram_words=dram_words, glb_words=glb_words,
+                   array_words=array_words, compute_s=cycles / f_hz, glb_s=glb_words / (R + C) / f_hz,
+                   dram_s=dram_words * hw.bits / (8e9 * hw.dram_gbps))
+    return out
