@@ -1,5 +1,9 @@
 """Processing raw data (the seed's process_data notebook) into the processed dataset."""
 
 from .dataset import ProcessedDataset, load_processed
+from .pipeline import process, write_processed
+from .schema import DatasetSchema, infer_schema, load_schema
+from .summary import summary_table
 
-__all__ = ["ProcessedDataset", "load_processed"]
+__all__ = ["DatasetSchema", "ProcessedDataset", "infer_schema", "load_processed", "load_schema", "process",
+           "summary_table", "write_processed"]

@@ -36,6 +36,8 @@ class ProcessedDataset:
     blocks: pd.DataFrame
     layers: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    # Rows set aside by ``process(..., skip_bad_rows=True)``: file, line, reason, text.
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "line", "reason", "text"]))
 
     @property
     def hardware_numeric(self) -> list[str]:
@@ -67,4 +69,6 @@ def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
         if not table_path.is_file():
             raise InputError(f"missing {name}.parquet", file=str(path))
         tables[name] = pd.read_parquet(table_path)
+    if (path / "rejects.parquet").is_file():
+        tables["rejects"] = pd.read_parquet(path / "rejects.parquet")
     return ProcessedDataset(manifest=manifest, **tables)

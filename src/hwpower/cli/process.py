@@ -1,0 +1,32 @@
+"""``hwpower process``: raw folder -> processed Parquet dataset, with a summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import console, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("process")
+    def process_cmd(
+        raw_dir: Path = typer.Argument(..., help="Raw folder: nets_*.json, train_*.txt, val_*.txt."),
+        out: Path = typer.Option(..., "--out", help="Processed dataset folder (replaced atomically)."),
+        schema: Path | None = typer.Option(None, "--schema", help="Dataset schema TOML for users' own files."),
+        skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
+                                           help="Set bad rows aside in rejects.parquet instead of stopping."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Merge train/val shards, store each network once with its features, write Parquet + manifest."""
+        from ..processing import process, summary_table
+
+        with user_errors():
+            ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress)
+        if ds.manifest["schema"]["inferred"]:
+            console.print(ds.manifest["schema"]["description"], markup=False, highlight=False)
+        console.print(summary_table(ds))
+        if len(ds.rejects):
+            console.print(f"{len(ds.rejects)} rejected rows set aside in {out / 'rejects.parquet'}")
+        console.print(f"wrote {out}")
