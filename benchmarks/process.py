@@ -6,6 +6,8 @@ of the raw text on disk.
 
     python benchmarks/process.py --raw /tmp/hwpower-process-bench/raw   # data from `hwpower generate`
     python benchmarks/process.py --quick                                # own small data, < 60 s
+    python benchmarks/process.py --raw RAW --compare OLD_SRC   # also time another version's package
+                                                               # (OLD_SRC holds its hwpower/), same run
 
 Each measurement runs in a fresh child process (so peak RSS is the child's own), alternating
 baseline and processing; the medians are reported. Prints one JSON object on the last line.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -70,8 +73,9 @@ def write_synthetic(raw: Path, n_networks: int, n_rows: int, seed: int = 0) -> N
             df.to_csv(raw / f"{role}_{shard}.txt", sep=" ", index=False, float_format="%.6g")
 
 
-def run_child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+def run_child(code: str, *args: str, pythonpath: Path | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -84,6 +88,7 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, help="raw folder (e.g. from `hwpower generate`); default: synthetic")
     parser.add_argument("--quick", action="store_true", help="small synthetic data, ends within 60 s")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--compare", type=Path, help="folder holding another version's hwpower/ package, timed too")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="hwpower-bench-process-") as tmp:
@@ -92,10 +97,12 @@ def main() -> None:
             raw = Path(tmp) / "raw"
             write_synthetic(raw, *((500, 100_000) if args.quick else (5000, 1_000_000)))
         out = Path(tmp) / "processed"
-        base, proc = [], []
-        for _ in range(repeats):  # alternate, so machine noise hits both alike
+        base, proc, other = [], [], []
+        for _ in range(repeats):  # alternate, so machine noise hits all alike
             base.append(run_child(CHILD_BASELINE, str(raw)))
             proc.append(run_child(CHILD_PROCESS, str(raw), str(out)))
+            if args.compare:
+                other.append(run_child(CHILD_PROCESS, str(raw), str(Path(tmp) / "other"), pythonpath=args.compare))
         text = sorted(raw.glob("train_*.txt")) + sorted(raw.glob("val_*.txt"))
         nets = sorted(raw.glob("nets_*.json"))
         processed = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
@@ -116,7 +123,16 @@ def main() -> None:
             "size_ratio_vs_sample_text": round(sum(processed.values()) / size(text), 3),
             "size_ratio_vs_raw_folder": round(sum(processed.values()) / (size(text) + size(nets)), 3),
             "size_ratio_target": 0.2, "processed_files": processed,
+            "target_storage": json.loads((out / "manifest.json").read_text())["storage"]["targets"],
         }
+        if other:
+            result["compare"] = {
+                "src": str(args.compare), "process_s": round(statistics.median(r["s"] for r in other), 3),
+                "process_cpu_s": round(statistics.median(r["cpu_s"] for r in other), 3),
+                "time_ratio": round(statistics.median(r["s"] for r in other) / base_s, 2),
+                "peak_rss_mb": round(max(r["rss_mb"] for r in other), 1),
+                "processed_bytes": sum(p.stat().st_size for p in (Path(tmp) / "other").iterdir()),
+            }
     print(json.dumps(result))
 
 

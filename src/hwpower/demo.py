@@ -40,6 +40,35 @@ def _step_networks(ctx: DemoContext) -> None:
     ctx.console.print(network_table(refs["mobilenet_v2"], title="mobilenet_v2: blocks"))
 
 
+def _step_generate(ctx: DemoContext) -> None:
+    from rich.table import Table
+
+    from .generate import example_config, generate
+
+    raw = ctx.out_dir / "raw"
+    manifest = generate(raw, example_config())
+    ctx.state["raw"] = raw
+    table = Table(title=f"raw data written to {raw} (the embedded default: examples/data/raw)")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for path in sorted(raw.glob("*.txt")):
+        with path.open(encoding="utf-8") as fh:
+            table.add_row(path.name, str(sum(1 for _ in fh) - 1))
+    ctx.console.print(table)
+    ctx.console.print(f"held-out networks (only in val): {len(manifest['heldout_networks'])}")
+
+
+def _step_process(ctx: DemoContext) -> None:
+    from .processing import process, summary_table
+
+    processed = ctx.out_dir / "processed"
+    ds = process(ctx.state["raw"], processed, progress=False)
+    ctx.state["processed"] = processed
+    ctx.state["dataset"] = ds
+    ctx.console.print(summary_table(ds))
+    ctx.console.print(f"processed dataset written to {processed}")
+
+
 @dataclass
 class DemoContext:
     out_dir: Path
@@ -49,6 +78,8 @@ class DemoContext:
 
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("networks: sample from the search space, import reference networks", _step_networks),
+    ("generate: raw data from the oracle (hwpower generate)", _step_generate),
+    ("process: raw text into the Parquet dataset (hwpower process)", _step_process),
 ]
 
 

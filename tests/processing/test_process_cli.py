@@ -67,3 +67,15 @@ def test_generate_output_processes(tmp_path):
     held_out = set(ds.manifest["raw_manifest"]["heldout_networks"])
     assert set(ds.val["network"].astype(str)) - set(ds.train["network"].astype(str)) <= held_out
     assert ds.manifest["counts"]["networks_only_in_val"] >= 1
+
+
+def test_cli_starts_without_loading_the_libraries():
+    """`hwpower --help` must start fast: command modules import their libraries inside the commands."""
+    import subprocess
+    import sys
+
+    heavy = ["numpy", "pandas", "pyarrow", "scipy", "torch", "ray", "matplotlib", "hwpower.oracle",
+             "hwpower.networks", "hwpower.processing", "hwpower.generate"]
+    code = f"import sys, hwpower.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"

@@ -35,7 +35,13 @@ def test_samples_merge_shards_and_keep_values(ds):
         else:
             np.testing.assert_allclose(ds.train[col].to_numpy(dtype=float), expected[col].to_numpy(dtype=float))
     assert ds.train["pe_rows"].dtype == np.int64 and ds.train["bits"].dtype == np.int64
-    assert ds.train["dram_gbps"].dtype == np.float64 and ds.train["P"].dtype == np.float64
+    assert ds.train["dram_gbps"].dtype == np.float64
+    # targets: float32 where every value has <= 6 significant digits (P here: 5 decimals, < 10 W);
+    # energy_mj is written with 4 decimals up to ~200 mJ (7 digits), so it stays float64
+    assert ds.train["P"].dtype == np.float32 and ds.val["P"].dtype == np.float32
+    assert ds.train["energy_mj"].dtype == np.float64 and ds.val["energy_mj"].dtype == np.float64
+    assert ds.manifest["storage"]["targets"]["P"] == "float32"
+    assert ds.manifest["storage"]["targets"]["energy_mj"] == "float64"
 
 
 def test_network_column_joins_the_networks_table(ds):

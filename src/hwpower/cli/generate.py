@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..generate import GenerateConfig, generate
-from ..oracle import HardwareSpace, OracleSettings
 from .common import console, user_errors
 
 
@@ -28,6 +26,9 @@ def generate_cmd(
     reference: bool = typer.Option(True, "--reference/--no-reference", help="Include the reference networks."),
 ) -> None:
     """Write nets_*.json, train_*.txt, val_*.txt and manifest.json (docs/data-format.md)."""
+    from ..generate import GenerateConfig, generate  # heavy (oracle, pandas, ray): only when run
+    from ..oracle import HardwareSpace, OracleSettings
+
     with user_errors():
         config = GenerateConfig(
             networks=networks, train_rows=train_rows, val_rows=val_rows, seed=seed,

@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
 
 from ..errors import InputError
-from ..networks import read_networks, sample_networks, write_networks
-from ..networks.importers import import_network
-from ..networks.show import network_table, summary_table
 from .common import console, user_errors
 
 app = typer.Typer(help="Networks as block sequences: sample from a search space, import, show.", no_args_is_help=True)
@@ -24,6 +20,10 @@ def sample(
     out: Path = typer.Option(..., help="Output nets_*.json file."),
 ) -> None:
     """Sample distinct networks from a search space into a nets file."""
+    from rich.progress import Progress  # library imports live in the commands: `hwpower --help` starts fast
+
+    from ..networks import sample_networks, write_networks
+
     with user_errors():
         with Progress(transient=True, console=console) as bar:
             task = bar.add_task(f"sampling {space}", total=n)
@@ -41,6 +41,9 @@ def import_(
     num_classes: int = typer.Option(1000, min=1, help="Classifier outputs."),
 ) -> None:
     """Import model definitions (no weights downloaded) as block sequences into a nets file."""
+    from ..networks import write_networks
+    from ..networks.importers import import_network
+
     with user_errors():
         nets = {net_id + i: import_network(s, num_classes=num_classes, resolution=resolution)
                 for i, s in enumerate(sources)}
@@ -57,6 +60,9 @@ def show(
     net_id: int | None = typer.Option(None, "--id", help="Show this network's blocks."),
 ) -> None:
     """Block table of one network (MACs, weights, activations, totals), or a summary of many."""
+    from ..networks import read_networks
+    from ..networks.show import network_table, summary_table
+
     with user_errors():
         nets = read_networks(file)
         if net_id is not None and net_id not in nets:

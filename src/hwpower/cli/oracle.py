@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from ..errors import InputError
-from ..networks import read_networks
-from ..oracle import HW_PARAMS, Oracle, OracleSettings
-from ..oracle.space import SUPPORTED
 from .common import console, parse_assignments, user_errors
+
+if TYPE_CHECKING:  # the oracle pulls pandas and scipy: imported in the commands, so `hwpower --help` starts fast
+    import pandas as pd
+    from rich.table import Table
 
 
 def parse_hardware(text: str) -> dict[str, object]:
     """``pe_rows=16,...,dataflow=ws`` -> typed values; every parameter exactly once."""
+    from ..oracle import HW_PARAMS
+    from ..oracle.space import SUPPORTED
+
     raw = parse_assignments(text, what="--hw")
     unknown = sorted(set(raw) - set(HW_PARAMS))
     if unknown:
@@ -37,6 +40,9 @@ def parse_hardware(text: str) -> dict[str, object]:
 
 
 def _table(title: str, df: pd.DataFrame, fmt: str = "{:.4g}") -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title=title)
     for col in df.columns:  # text columns are never cut; numbers fold rather than lose digits
         if not pd.api.types.is_numeric_dtype(df[col]):
@@ -58,6 +64,11 @@ def oracle_cmd(
     layers: bool = typer.Option(True, "--layers/--no-layers", help="Print the per-layer breakdown."),
 ) -> None:
     """Power, latency and energy of one network on one configuration, with a per-layer breakdown."""
+    import pandas as pd
+
+    from ..networks import read_networks
+    from ..oracle import Oracle, OracleSettings
+
     with user_errors():
         config = parse_hardware(hw)
         nets = read_networks(nets_file)
@@ -82,6 +93,8 @@ def oracle_cmd(
 
 def calibrate_cmd() -> None:
     """Eyeriss (65 nm, 12x14 PEs, 16 bit, 200 MHz) on AlexNet's convolutions vs the published 278 mW."""
+    from rich.table import Table
+
     from ..oracle.calibration import eyeriss_alexnet
 
     r = eyeriss_alexnet()

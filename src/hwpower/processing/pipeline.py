@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import __version__
@@ -21,12 +21,13 @@ from ..errors import InputError
 from ..io import atomic_dir, write_json_atomic
 from .dataset import MANIFEST, ProcessedDataset
 from .features import NetworkSet, feature_definitions, feature_tables
-from .samples import Reject, load_raw, read_samples
-from .schema import DatasetSchema, infer_schema, load_schema
+from .reading import check_all, start_reading
+from .samples import Reject
+from .schema import DatasetSchema, load_schema
+from .storage import FLOAT32_DIGITS, FLOAT32_RULE, target_dtypes, write_table
 
 log = logging.getLogger(__name__)
 
-ZSTD_LEVEL = 3  # level 3 gives ~1.3x smaller sample tables than level 1 for little extra time
 REJECT_COLUMNS = ["file", "line", "reason", "text"]
 
 
@@ -58,59 +59,51 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
     files = find_raw_files(raw_dir)
     if schema is not None and not isinstance(schema, DatasetSchema):
         schema = load_schema(schema)
-    nets = NetworkSet()
     sample_files = [("train", p) for p in files["train"]] + [("val", p) for p in files["val"]]
-    sources: list[dict[str, Any]] = []
-    with _progress(progress) as bar:
+    # Exit order matters on errors: writers finish before the temporary output folder is removed.
+    with _progress(progress) as bar, contextlib.ExitStack() as stack, ThreadPoolExecutor(max_workers=1) as reader, \
+            ThreadPoolExecutor(max_workers=2) as writers:
         task = bar.add_task("processing", total=len(files["nets"]) + len(sample_files) + 1)
-        for path in files["nets"]:
-            bar.update(task, description=f"reading {path.name}")
-            nets.add_file(path)
-            sources.append({"file": path.name, "role": "nets", "sha256": nets.hashes[path.name]})
-            bar.advance(task)
-        schema, parts, rejects, sample_sources = _read_sample_files(sample_files, schema, nets, skip_bad_rows,
-                                                                    lambda name: bar.update(task, description=name),
-                                                                    lambda: bar.advance(task))
-        sources += sample_sources
+        prepared = start_reading(reader, sample_files, schema, skip_bad_rows)  # text parsed while nets are read
+        try:
+            nets, sources = _read_nets(files["nets"], lambda name: (bar.update(task, description=f"read {name}"),
+                                                                     bar.advance(task)))
+            samples = check_all(prepared, nets.resolve, skip_bad_rows,
+                                lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)))
+        finally:
+            for future in prepared:
+                future.cancel()  # after an error: do not parse the remaining shards
+        schema = samples.schema
+        dtypes = target_dtypes(samples.parts["train"] + samples.parts["val"], [t.name for t in schema.targets])
+        train, val = (_samples_frame(samples.parts[r], schema, nets.keys, dtypes) for r in ("train", "val"))
+        tmp = stack.enter_context(atomic_dir(out_dir)) if out_dir is not None else None
+        targets = list(dtypes)
+        # zstd runs without the GIL: the sample tables are written while the features are computed
+        writes = [writers.submit(_write_parquet, df, tmp / f"{n}.parquet", targets)
+                  for n, df in (("train", train), ("val", val))] if tmp else []
         bar.update(task, description="network features")
         networks, blocks, layers = feature_tables(nets)
         bar.advance(task)
-    train, val = (_samples_frame(parts[r], schema, nets.keys) for r in ("train", "val"))
-    ds = ProcessedDataset(train=train, val=val, networks=networks, blocks=blocks, layers=layers,
-                          rejects=_rejects_frame(rejects))
-    ds.manifest = _manifest(ds, schema, sources, raw_dir)
-    if out_dir is not None:
-        write_processed(ds, out_dir)
+        ds = ProcessedDataset(train=train, val=val, networks=networks, blocks=blocks, layers=layers,
+                              rejects=_rejects_frame(samples.rejects))
+        if tmp:
+            writes += [writers.submit(_write_parquet, getattr(ds, n), tmp / f"{n}.parquet", targets)
+                       for n in ("layers", "blocks", "networks", "rejects")]
+        ds.manifest = _manifest(ds, schema, sources + samples.sources, raw_dir, dtypes)
+        for done in writes:
+            done.result()
+        if tmp:
+            write_json_atomic(tmp / MANIFEST, ds.manifest)
     return ds
 
 
-def _read_sample_files(sample_files: list[tuple[str, Path]], schema: DatasetSchema | None, nets: NetworkSet,
-                       skip_bad_rows: bool, describe, advance):
-    """Read every train/val shard, one at a time (only one file's text is in memory)."""
-    parts: dict[str, list[pa.Table]] = {"train": [], "val": []}
-    rejects: list[Reject] = []
-    sources: list[dict[str, Any]] = []
-    first_header = None
-    for role, path in sample_files:
-        describe(f"reading {path.name}")
-        raw = load_raw(path, schema.separator if schema else None, skip_bad_rows=skip_bad_rows)
-        if schema is None:
-            schema = infer_schema(raw.header, _sniffed(raw), _first_value(raw), file=str(path))
-            log.info("%s", schema.describe())
-        if first_header is None:
-            first_header = (path, raw.header)
-            schema.check_header(raw.header, file=str(path))
-        elif set(raw.header) != set(first_header[1]):
-            a, b = set(raw.header), set(first_header[1])
-            raise InputError(f"columns differ from {first_header[0].name}: missing {sorted(b - a)}, extra "
-                             f"{sorted(a - b)}", file=str(path), where="line 1")
-        table, bad = read_samples(raw, schema, nets.resolve, skip_bad_rows=skip_bad_rows)
-        parts[role].append(table)
-        rejects += bad
-        sources.append({"file": path.name, "role": role, "sha256": raw.sha256, "rows": table.num_rows,
-                        "rejects": len(bad)})
-        advance()
-    return schema, parts, rejects, sources
+def _read_nets(paths: list[Path], advance) -> tuple[NetworkSet, list[dict[str, Any]]]:
+    nets, sources = NetworkSet(), []
+    for path in paths:
+        nets.add_file(path)
+        sources.append({"file": path.name, "role": "nets", "sha256": nets.hashes[path.name]})
+        advance(path.name)
+    return nets, sources
 
 
 def _rejects_frame(rejects: list[Reject]) -> pd.DataFrame:
@@ -125,33 +118,25 @@ def _progress(enabled: bool) -> Progress:
                     disable=not enabled, transient=True)
 
 
-def _sniffed(raw) -> str:
-    first = raw.data[: raw.data.find(b"\n")]
-    return "," if b"," in first else ";" if b";" in first else " "
-
-
-def _first_value(raw) -> str | None:
-    start = raw.data.find(b"\n") + 1
-    sep = _sniffed(raw)
-    values = raw.data[start: raw.data.find(b"\n", start)].rstrip(b"\r").decode("utf-8", "replace")
-    values = values.split() if sep == " " else values.split(sep)
-    idx = raw.header.index("network") if "network" in raw.header else None
-    return values[idx].strip() if idx is not None and idx < len(values) else None
-
-
-def _samples_frame(tables: list[pa.Table], schema: DatasetSchema, keys: list[str]) -> pd.DataFrame:
+def _samples_frame(tables: list[pa.Table], schema: DatasetSchema, keys: list[str],
+                   dtypes: dict[str, str]) -> pd.DataFrame:
     names = [c.name for c in schema.numeric] + [c.name for c in schema.categorical] + ["network"] + [
         t.name for t in schema.targets]
     if not tables:
-        df = pd.DataFrame({n: pd.Series(dtype="float64") for n in names})
+        df = pd.DataFrame({n: pd.Series(dtype=dtypes.get(n, "float64")) for n in names})
         df["network"] = pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=keys)
         return df
-    table = pa.concat_tables(tables).select(names)
-    codes = table["network"].to_numpy()
-    df = table.drop_columns(["network"]).to_pandas(split_blocks=True)  # no 2-D consolidation copy
-    # One dictionary for train and val: the codes index the networks table's rows.
-    df.insert(names.index("network"), "network", pd.Categorical.from_codes(codes, categories=keys))
-    return df
+    cols: dict[str, Any] = {}
+    for name in names:  # one copy per column: the files joined, float32 targets cast on the way
+        parts = [t[name] for t in tables]
+        if name == "network":  # one dictionary for train and val: the codes index the networks table's rows
+            cols[name] = pd.Categorical.from_codes(np.concatenate([p.to_numpy() for p in parts]), categories=keys)
+        elif pa.types.is_floating(parts[0].type) or pa.types.is_integer(parts[0].type):
+            dtype = dtypes.get(name, parts[0].type.to_pandas_dtype())
+            cols[name] = np.concatenate([p.to_numpy() for p in parts], dtype=dtype)
+        else:
+            cols[name] = pd.array(pa.chunked_array(parts), dtype="str")  # 40x faster than .to_pandas() here
+    return pd.DataFrame(cols, copy=False)  # fresh columns: no 2-D consolidation copy
 
 
 def _range(*parts: pd.Series) -> list:
@@ -160,11 +145,15 @@ def _range(*parts: pd.Series) -> list:
     if not parts:
         return []
     if parts[0].dtype.kind in "if":
-        return [min(p.min().item() for p in parts), max(p.max().item() for p in parts)]
+        lo, hi = min(p.min().item() for p in parts), max(p.max().item() for p in parts)
+        if parts[0].dtype == np.float32:  # the written values, not their float32 approximations
+            lo, hi = (float(f"{v:.{FLOAT32_DIGITS}g}") for v in (lo, hi))
+        return [lo, hi]
     return sorted({v for p in parts for v in p.unique().tolist()})
 
 
-def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], raw_dir: Path) -> dict[str, Any]:
+def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], raw_dir: Path,
+              dtypes: dict[str, str]) -> dict[str, Any]:
     train_nets = set(ds.train["network"].unique())
     val_nets = set(ds.val["network"].unique())
     raw_manifest = raw_dir / "manifest.json"
@@ -180,6 +169,7 @@ def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], 
             "targets": [t.name for t in schema.targets],
         },
         "units": schema.units,
+        "storage": {"targets": dtypes, "rule": FLOAT32_RULE},
         "counts": {
             "train_rows": len(ds.train), "val_rows": len(ds.val), "networks": len(ds.networks),
             "networks_in_train": len(train_nets), "networks_in_val": len(val_nets),
@@ -194,11 +184,8 @@ def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], 
     }
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    # Dictionary pages help keys and low-cardinality ints; they only bloat near-unique floats.
-    dict_cols = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-    pq.write_table(table, path, compression="zstd", compression_level=ZSTD_LEVEL, use_dictionary=dict_cols)
+def _write_parquet(df: pd.DataFrame, path: Path, split: list[str]) -> None:
+    write_table(pa.Table.from_pandas(df, preserve_index=False), path, split=split)
 
 
 def write_processed(ds: ProcessedDataset, out_dir: str | os.PathLike[str]) -> None:
@@ -207,6 +194,6 @@ def write_processed(ds: ProcessedDataset, out_dir: str | os.PathLike[str]) -> No
     with atomic_dir(out_dir) as tmp:
         # pyarrow compresses without the GIL: two writers keep both cores busy
         with ThreadPoolExecutor(max_workers=2) as pool:
-            for done in [pool.submit(_write_parquet, getattr(ds, n), tmp / f"{n}.parquet") for n in names]:
+            for done in [pool.submit(_write_parquet, getattr(ds, n), tmp / f"{n}.parquet", ds.targets) for n in names]:
                 done.result()
         write_json_atomic(tmp / MANIFEST, ds.manifest)

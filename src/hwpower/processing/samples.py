@@ -56,7 +56,7 @@ def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFi
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     digest = hashlib.sha256(raw).hexdigest()
     raw = _trim_end(raw)  # trailing blank lines are harmless; blank lines inside are not
-    if not raw.strip():
+    if not raw[:4096].strip() and not raw.strip():  # strip() copies: only for a file that starts blank
         raise InputError("empty file: expected a header line and sample rows", file=str(path))
     pre_rejects: list[Reject] = []
     if not raw.isascii():
@@ -169,7 +169,9 @@ def _locate_invalid(data: bytes, invalid: list[tuple[int, int, str]]) -> dict[in
     return out
 
 
-def _parse_any(raw: RawFile, schema: DatasetSchema) -> _Parsed:
+def parse_samples(raw: RawFile, schema: DatasetSchema) -> _Parsed:
+    """pyarrow's typed parse of one file (no Python per row; releases the GIL): the part of
+    :func:`read_samples` that needs no networks, so it can run in a background thread."""
     try:
         return _parse(raw, schema, as_text=False)
     except pa.ArrowInvalid as exc:
@@ -178,10 +180,12 @@ def _parse_any(raw: RawFile, schema: DatasetSchema) -> _Parsed:
         return _parse(raw, schema, as_text=True)  # a bad value somewhere: find it row by row
 
 
-def read_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, skip_bad_rows: bool) -> tuple[pa.Table, list[Reject]]:
-    """Parse and validate one file. Returns the processed columns (``network`` as int32 indices into
-    the networks table) and the rejected rows; without ``skip_bad_rows`` the first bad line raises."""
-    parsed = _parse_any(raw, schema)
+def read_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, skip_bad_rows: bool,
+                 parsed: _Parsed | None = None) -> tuple[pa.Table, list[Reject]]:
+    """Parse (unless ``parsed`` by :func:`parse_samples`) and validate one file. Returns the processed
+    columns (``network`` as int32 indices into the networks table) and the rejected rows; without
+    ``skip_bad_rows`` the first bad line raises."""
+    parsed = parsed if parsed is not None else parse_samples(raw, schema)
     checker = _Checker(raw, schema, parsed)
     out = checker.run(resolve)
     # Optimistic: our own files are single-spaced, so padding is looked for (and removed) only when
