@@ -69,10 +69,49 @@ def _step_process(ctx: DemoContext) -> None:
     ctx.console.print(f"processed dataset written to {processed}")
 
 
+def _step_statistics(ctx: DemoContext) -> None:
+    from .report import build_stats
+
+    page = build_stats(ctx.state["processed"], ctx.out_dir / "stats", seed=0, progress=True)
+    ctx.console.print(f"data statistics (histograms, PCA, k-means starting points): {page}")
+
+
+def _step_train(ctx: DemoContext) -> None:
+    from .model import evaluate, evaluation_table, train_model, write_evaluation
+
+    run = ctx.out_dir / "run"
+    predictor = train_model(ctx.state["dataset"], "structured", run_dir=run, progress=True, epochs=ctx.epochs,
+                            seed=0, hidden=48, depth=2, device="cpu")
+    ev = evaluate(predictor, ctx.state["dataset"])
+    write_evaluation(ev, run)
+    ctx.state["run"] = run
+    ctx.console.print(evaluation_table(ev))
+    ctx.console.print(f"run folder (checkpoints, curves.png, parity.png, evaluation.json): {run}")
+
+
+def _step_search(ctx: DemoContext) -> None:
+    from .search.examples import example_searches
+
+    results = example_searches(ctx.state["run"], ctx.state["processed"], seed=0)
+    for name, result in results.items():
+        for table in result.rich_tables():
+            ctx.console.print(table)
+        result.save_json(ctx.state["run"] / "search" / f"{name}.json")
+
+
+def _step_report(ctx: DemoContext) -> None:
+    from .report import build_report
+
+    page = build_report(ctx.state["processed"], ctx.out_dir / "report", ctx.state["run"], seed=0, progress=True)
+    ctx.state["report"] = page
+    ctx.console.print(f"[bold]report: {page}[/]")
+
+
 @dataclass
 class DemoContext:
     out_dir: Path
     console: Console
+    epochs: int = 20
     state: dict = field(default_factory=dict)
 
 
@@ -80,12 +119,19 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("networks: sample from the search space, import reference networks", _step_networks),
     ("generate: raw data from the oracle (hwpower generate)", _step_generate),
     ("process: raw text into the Parquet dataset (hwpower process)", _step_process),
+    ("statistics: power histograms, hardware PCA, k-means (hwpower stats)", _step_statistics),
+    ("train: the structured predictor, evaluated on unseen hardware and networks (hwpower train, evaluate)", _step_train),
+    ("search: recover, identify and design, verified by the oracle (hwpower recover, identify, design)", _step_search),
+    ("report: the self-contained HTML report (hwpower report)", _step_report),
 ]
 
 
-def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None) -> DemoResult:
-    """Run every demo step in order, printing progress; returns the per-step wall times."""
-    ctx = DemoContext(Path(out_dir), console or Console())
+def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None, *, epochs: int = 20) -> DemoResult:
+    """Run every demo step in order, printing progress; returns the per-step wall times.
+
+    ``epochs`` bounds the predictor's training (early stopping may end it sooner).
+    """
+    ctx = DemoContext(Path(out_dir), console or Console(), epochs)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(ctx.out_dir)
     for i, (title, step) in enumerate(STEPS, start=1):
@@ -95,4 +141,6 @@ def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None
         result.step_seconds[title.split(":")[0]] = time.perf_counter() - start
     ctx.console.print(Rule("done"))
     ctx.console.print(f"demo finished in {result.total_seconds:.1f} s; outputs in {ctx.out_dir}")
+    if "report" in ctx.state:
+        ctx.console.print(f"[bold green]open the report: {ctx.state['report']}[/]")
     return result

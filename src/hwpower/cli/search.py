@@ -1,0 +1,123 @@
+"""``hwpower recover``, ``identify`` and ``design``: find hardware parameters with a trained predictor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import console, user_errors
+
+RUN = typer.Argument(..., help="Run folder of a trained structured or mlp predictor.")
+DATA = typer.Option(None, "--data", help="Processed dataset the run was trained on (needed once; saved with the run).")
+VERIFY = typer.Option(False, "--verify", help="Re-evaluate every candidate with the oracle.")
+FIX = typer.Option([], "--fix", help="Fix a hardware parameter, e.g. bits=8 (repeatable).")
+TOP = typer.Option(5, "--top-k", min=1, help="Candidates to return.")
+OUT = typer.Option(None, "--out", help="Also write the result as JSON here.")
+SEED = typer.Option(0, "--seed", help="Random seed (random starts); same seed, same result.")
+STEPS = typer.Option(100, "--steps", min=1, help="Gradient steps of the descent.")
+
+
+def _context(run_dir: Path, data: Path | None, seed: int, steps: int):
+    from ..search import DescentConfig
+    from ..search.run import load_context
+
+    return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed))
+
+
+def _show(result, out: Path | None) -> None:
+    for table in result.rich_tables():
+        console.print(table)
+    meta = result.meta
+    console.print(f"{meta['n_starts']} starts (k-means k={meta['k_means_k']} + {meta['n_random_starts']} random, "
+                  f"x categorical combinations), {meta['steps']} steps, {meta['search_time_s']:.2f} s; "
+                  "in_domain = inside the training data's bounds and density (ood_score <= 1)")
+    if not result.verified:
+        console.print("[yellow]not verified[/]: pass --verify to check every candidate with the oracle")
+    if out is not None:
+        result.save_json(out)
+        console.print(f"wrote {out}")
+
+
+def recover_cmd(
+    run_dir: Path = RUN,
+    nets: Path = typer.Option(..., "--nets", help="nets_*.json file holding the network(s)."),
+    ids: list[int] = typer.Option(..., "--id", help="Network id in --nets (repeatable)."),
+    targets: list[str] = typer.Option(..., "--target", help="P=1.3 or P_core=0.8,P_bw=0.4 (one, or one per --id)."),
+    data: Path | None = DATA, fix: list[str] = FIX, top_k: int = TOP, verify: bool = VERIFY,
+    out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+) -> None:
+    """Hardware configurations on which the network(s) draw the target power(s) (the seed's experiment)."""
+    from ..search import RecoverQuery, parse_fixes, parse_target, recover
+    from ..search.inputs import pick_networks
+
+    with user_errors():
+        if len(targets) not in (1, len(ids)):
+            from ..errors import InputError
+            raise InputError(f"give one --target, or one per --id ({len(ids)}); got {len(targets)}")
+        goals = [parse_target(t) for t in targets] * (len(ids) if len(targets) == 1 else 1)
+        networks = pick_networks(nets, ids)
+        ctx = _context(run_dir, data, seed, steps)
+        queries = [RecoverQuery(n, g, f"{nets.stem}/{i}") for n, g, i in zip(networks, goals, ids)]
+        result = recover(ctx, queries, fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify, seed=seed)
+        _show(result, out)
+
+
+def identify_cmd(
+    run_dir: Path = RUN,
+    measurements: Path = typer.Option(..., "--measurements", help="Table: network, then measured outputs (P_core, P_bw or P ...)."),
+    nets: Path = typer.Option(..., "--nets", help="nets_*.json file; the table's network column holds its ids."),
+    data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(10, "--top-k", min=1),
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+) -> None:
+    """Recover one unknown accelerator's parameters from several networks' measured powers."""
+    from ..errors import InputError
+    from ..search import identify, parse_fixes
+    from ..search.inputs import pick_networks, read_measurements
+
+    with user_errors():
+        table = read_measurements(measurements)
+        try:
+            ids = [int(v) for v in table["network"]]
+        except ValueError:
+            raise InputError("the network column must hold ids of networks in --nets", file=str(measurements)) from None
+        networks = pick_networks(nets, ids)
+        ctx = _context(run_dir, data, seed, steps)
+        result = identify(ctx, networks, table.drop(columns=["network"]), names=[f"{nets.stem}/{i}" for i in ids],
+                          fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify, seed=seed)
+        _show(result, out)
+
+
+def design_cmd(
+    run_dir: Path = RUN,
+    nets: Path = typer.Option(..., "--nets", help="nets_*.json file holding the network(s)."),
+    ids: list[int] = typer.Option(..., "--id", help="Network id in --nets (repeatable)."),
+    weights: list[float] = typer.Option([], "--weight", help="Weight of each --id in the objective (default 1 each)."),
+    minimize: str = typer.Option("P", "--minimize", help="P, energy_mj, latency_ms, or a weighted sum like 0.7*P+0.3*latency_ms."),
+    constraints: list[str] = typer.Option([], "--constraint", help="On predicted outputs, e.g. 'latency_ms<=5' (repeatable)."),
+    data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(8, "--top-k", min=1),
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+) -> None:
+    """Minimize power, energy or latency subject to constraints and fixed parameters."""
+    from ..search import design, parse_constraint, parse_fixes, parse_objective
+    from ..search.inputs import pick_networks
+
+    with user_errors():
+        objective = parse_objective(minimize)
+        cons = [parse_constraint(c) for c in constraints]
+        networks = pick_networks(nets, ids)
+        ctx = _context(run_dir, data, seed, steps)
+        result = design(ctx, networks, weights=weights or None, objective=objective, constraints=cons,
+                        fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify,
+                        names=[f"{nets.stem}/{i}" for i in ids], seed=seed)
+        _show(result, out)
+        if verify:
+            best = result.meta.get("best")
+            console.print(f"best oracle-feasible: {best} ({result.meta.get('best_oracle_objective')})" if best
+                          else "[red]no returned candidate is feasible under the oracle[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recover")(recover_cmd)
+    app.command("identify")(identify_cmd)
+    app.command("design")(design_cmd)

@@ -1,0 +1,178 @@
+"""``hwpower train``, ``predict``, ``evaluate`` and ``experiment sizes|data``: the power predictor."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError
+from .common import console, err_console, parse_assignments, user_errors
+
+experiment_app = typer.Typer(help="The seed's experiments: random model sizes, and whether more data helps.",
+                             no_args_is_help=True)
+
+MODEL_HELP = "structured (per-block, physics-shaped sums), mlp (the seed's flat MLP) or gbt (LightGBM)."
+TARGETS_HELP = "Comma-separated trained outputs from P, P_core, P_bw, latency_ms, energy_mj (P = P_core + P_bw)."
+
+
+def _targets(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def train(
+    processed_dir: Path = typer.Argument(..., help="Processed dataset folder (hwpower process)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, history, figures."),
+    model: str = typer.Option("structured", help=MODEL_HELP),
+    targets: str = typer.Option("P_core,P_bw,latency_ms", help=TARGETS_HELP),
+    elements: str = typer.Option("blocks", help="Network elements the neural models read: blocks or layers."),
+    epochs: int = typer.Option(30, min=1, help="Maximum epochs (early stopping may end sooner)."),
+    batch_size: int = typer.Option(512, min=1, help="Samples per gradient step."),
+    lr: float = typer.Option(2e-3, min=0.0, help="Peak learning rate (AdamW, cosine decay)."),
+    hidden: int = typer.Option(64, min=1, help="Width of the structured model's element encoder."),
+    depth: int = typer.Option(2, min=1, help="Hidden layers of the structured model's element encoder."),
+    patience: int = typer.Option(6, min=1, help="Epochs without validation improvement before stopping."),
+    trees: int = typer.Option(2000, min=1, help="gbt: maximum boosting rounds per target (early stopping)."),
+    seed: int = typer.Option(0, help="Random seed; same seed, same result on CPU."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0: torch's default). 1 avoids "
+                                "oversubscription on a busy shared machine."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train a power predictor on a processed dataset."""
+    from ..model.evaluate import evaluate, evaluation_table, write_evaluation
+    from ..model.run import train_model
+    from ..processing import load_processed
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    with user_errors():
+        ds = load_processed(processed_dir)
+        params = dict(targets=_targets(targets), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        if model == "gbt":
+            params.update(n_estimators=trees, n_jobs=threads or 2)
+        else:
+            params.update(elements=elements, hidden=hidden, depth=depth, patience=patience, device=device)
+        predictor = train_model(ds, model, run_dir=out, resume=resume, progress=not quiet,
+                                **({"device": device} if resume else params))
+        ev = evaluate(predictor, ds)
+        write_evaluation(ev, out)
+    console.print(evaluation_table(ev))
+    console.print(f"run written to {out}")
+
+
+def predict(
+    run_dir: Path = typer.Argument(..., help="Run folder from hwpower train."),
+    nets: list[Path] = typer.Option(None, "--nets", help="nets_*.json file(s); network keys are STEM/ID."),
+    net_id: int = typer.Option(None, "--id", help="Network id in --nets, for a single prediction."),
+    hw: str = typer.Option(None, "--hw", help="Hardware, e.g. pe_rows=16,pe_cols=16,...,bits=8,dataflow=ws."),
+    input: Path = typer.Option(None, "--input", help="Batch input table (.parquet, .csv or whitespace .txt)."),
+    processed: Path = typer.Option(None, "--processed", help="Processed dataset whose networks --input refers to."),
+    out: Path = typer.Option(None, "--out", help="Batch output (.parquet or .csv)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse hardware outside the trained range (default: warn)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Predict power (W), latency (ms) and energy (mJ) for one configuration or a table of them."""
+    from ..model.cli_support import load_networks, predict_batch, predict_single
+    from ..model.encoding import OutOfRangeWarning
+    from ..model.predictor import Predictor
+
+    with user_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutOfRangeWarning)
+        predictor = Predictor.load(run_dir, device=device)
+        policy = "error" if strict else "warn"
+        if input is not None:
+            if out is None:
+                raise InputError("--input needs --out")
+            n = predict_batch(predictor, input, out, nets=nets or [], processed=processed, out_of_range=policy)
+            _show_warnings(caught)
+            console.print(f"wrote {n} predictions to {out}")
+            return
+        if not nets or net_id is None or hw is None:
+            raise InputError("give --nets FILE --id N --hw name=value,... (or --input FILE --out FILE)")
+        result = predict_single(predictor, load_networks(nets), net_id, parse_assignments(hw, what="--hw"),
+                                out_of_range=policy)
+    _show_warnings(caught)
+    for name, value in result.items():
+        console.print(f"{name} = {value:.6g}")
+
+
+def _show_warnings(caught: list) -> None:
+    for w in caught:
+        err_console.print(f"[bold yellow]warning:[/] {w.message}", highlight=False)
+
+
+def evaluate_cmd(
+    run_dir: Path = typer.Argument(..., help="Run folder from hwpower train."),
+    processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
+    out: Path = typer.Option(None, "--out", help="Folder for evaluation.json/.txt (default: RUN_DIR)."),
+) -> None:
+    """Score a trained model on unseen hardware and held-out networks (JSON + readable table)."""
+    from ..model.evaluate import evaluate, evaluation_table, write_evaluation
+    from ..model.predictor import Predictor
+    from ..processing import load_processed
+
+    with user_errors():
+        ev = evaluate(Predictor.load(run_dir), load_processed(processed_dir))
+        paths = write_evaluation(ev, out or run_dir)
+    console.print(evaluation_table(ev))
+    console.print(f"wrote {paths['json']} and {paths['txt']}")
+
+
+@experiment_app.command("sizes")
+def sizes(
+    processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
+    out: Path = typer.Option(..., "--out", help="Output folder: sizes.parquet/.json/.png."),
+    n: int = typer.Option(6, "-n", min=1, help="Number of random models."),
+    model: str = typer.Option("structured", help="structured or mlp."),
+    epochs: int = typer.Option(10, min=1),
+    targets: str = typer.Option("P_core,P_bw", help=TARGETS_HELP),
+    seed: int = typer.Option(0),
+    quiet: bool = typer.Option(False, "--quiet"),
+) -> None:
+    """Train N models of random layer widths and depths; validation error against parameter count."""
+    from ..model.experiments import sizes_experiment
+    from ..processing import load_processed
+
+    with user_errors():
+        table = sizes_experiment(load_processed(processed_dir), n_models=n, arch=model, seed=seed, out_dir=out,
+                                 progress=not quiet, epochs=epochs, targets=_targets(targets), device="cpu")
+    console.print(table.to_string(index=False))
+    console.print(f"wrote {out / 'sizes.png'}")
+
+
+@experiment_app.command("data")
+def data(
+    processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
+    out: Path = typer.Option(..., "--out", help="Output folder: data.parquet/.json/.png."),
+    fractions: str = typer.Option("0.125,0.25,0.5,1", help="Comma-separated fractions of the training rows."),
+    model: str = typer.Option("structured", help="structured or mlp."),
+    epochs: int = typer.Option(10, min=1),
+    targets: str = typer.Option("P_core,P_bw", help=TARGETS_HELP),
+    seed: int = typer.Option(0),
+    quiet: bool = typer.Option(False, "--quiet"),
+) -> None:
+    """Train on growing fractions of the data; say whether the error curve has flattened."""
+    from ..model.experiments import data_experiment
+    from ..processing import load_processed
+
+    with user_errors():
+        fr = tuple(float(f) for f in fractions.split(",") if f.strip())
+        if not fr or any(not 0 < f <= 1 for f in fr):
+            raise InputError(f"fractions must lie in (0, 1], got {fractions!r}", where="--fractions")
+        table, verdict = data_experiment(load_processed(processed_dir), fractions=fr, arch=model, seed=seed,
+                                         out_dir=out, progress=not quiet, epochs=epochs, targets=_targets(targets),
+                                         device="cpu")
+    console.print(table.to_string(index=False))
+    console.print(verdict.message)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("predict")(predict)
+    app.command("evaluate")(evaluate_cmd)
+    app.add_typer(experiment_app, name="experiment")

@@ -1,0 +1,125 @@
+"""The trained predictor as others use it: load a run, predict in watts (and ms, mJ), or call the
+differentiable entry point from the hardware search.
+
+>>> p = Predictor.load("runs/structured")
+>>> p.predict(samples, nets)              # DataFrame: P, P_core, P_bw [W], latency_ms, ...
+>>> batch = p.encode_networks([net_a, net_b])
+>>> p.forward_normalized(hw_norm, batch, torch.tensor([0, 1]))   # (B, R) natural-log outputs
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ..errors import CheckpointError, InputError
+from ..networks import Network
+from .checkpoint import read_meta
+from .encoding import HardwareEncoder, NetworkBatch
+from .gbt import GBTPowerModel
+from .neural import NeuralPowerModel
+from .tables import NetworkTables
+
+log = logging.getLogger(__name__)
+MODELS = ("structured", "mlp", "gbt")
+GBT_PARAMS = ("targets", "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "seed", "n_jobs")
+
+
+def make_model(model: str, **params: Any) -> NeuralPowerModel | GBTPowerModel:
+    """A fresh estimator of kind ``model`` (structured, mlp or gbt); unknown parameters are dropped
+    for the trees (which have no epochs, device or layer sizes)."""
+    if model == "gbt":
+        return GBTPowerModel(**{k: v for k, v in params.items() if k in GBT_PARAMS})
+    if model in ("structured", "mlp"):
+        return NeuralPowerModel(arch=model, **params)
+    raise InputError(f"unknown model {model!r} (known: {list(MODELS)})")
+
+
+def as_tables(nets: Any) -> NetworkTables:
+    """Networks as tables: NetworkTables, a processed dataset, {key: Network} or [Network, ...]."""
+    if isinstance(nets, NetworkTables):
+        return nets
+    if hasattr(nets, "networks") and hasattr(nets, "blocks"):
+        return NetworkTables.of(nets)
+    if isinstance(nets, Mapping):
+        return NetworkTables.from_networks({str(k): v for k, v in nets.items()})
+    if isinstance(nets, Sequence) and all(isinstance(n, Network) for n in nets):
+        return NetworkTables.from_networks({f"net/{i}": n for i, n in enumerate(nets)})
+    raise InputError(f"cannot read networks from a {type(nets).__name__}")
+
+
+class Predictor:
+    """A trained model (structured, mlp or gbt) with its encoders; predictions in physical units."""
+
+    def __init__(self, model: NeuralPowerModel | GBTPowerModel):
+        self.model = model
+
+    @classmethod
+    def load(cls, run_dir: str | Path, *, checkpoint: str = "best", device: str = "cpu") -> Predictor:
+        """Load ``RUN_DIR/best`` (or ``last``), or a checkpoint folder itself; safe loading only."""
+        folder = Path(run_dir)
+        if not (folder / "meta.json").is_file():
+            folder = folder / checkpoint
+        if not folder.is_dir():
+            raise CheckpointError(f"{run_dir}: no checkpoint (expected {folder})")
+        kind = read_meta(folder).get("config", {}).get("kind")
+        if kind == "gbt":
+            return cls(GBTPowerModel.from_checkpoint(folder))
+        if kind == "neural":
+            return cls(NeuralPowerModel.from_checkpoint(folder, device=device))
+        raise CheckpointError(f"{folder}: unknown model kind {kind!r}")
+
+    @property
+    def name(self) -> str:
+        return self.model.arch
+
+    @property
+    def targets(self) -> list[str]:
+        """Names of the outputs, in the order of :meth:`forward_normalized`'s columns."""
+        return list(self.model.reported_)
+
+    @property
+    def hw_encoder(self) -> HardwareEncoder:
+        return self.model.hw_encoder_
+
+    def bounds(self) -> dict[str, Any]:
+        """Trained range and grid of each numeric hardware parameter (raw and normalised)."""
+        return self.hw_encoder.bounds()
+
+    def _neural(self) -> NeuralPowerModel:
+        if not isinstance(self.model, NeuralPowerModel):
+            raise InputError(f"the {self.name} model is not differentiable; use a structured or mlp run")
+        return self.model
+
+    def encode_networks(self, nets: Any) -> NetworkBatch:
+        """Encode networks once: row i of the batch is the i-th network given (or the sorted keys)."""
+        tables = as_tables(nets)
+        keys = list(tables.networks["network"].astype(str))
+        return self._neural().encode_networks(tables, keys)
+
+    def forward_normalized(self, hw_norm: torch.Tensor, nets: NetworkBatch, net_index: torch.Tensor) -> torch.Tensor:
+        """Differentiable: (B, H) normalised hardware, (B,) rows of ``nets`` -> (B, R) natural-log outputs."""
+        model = self._neural()
+        device = next(model.module_.parameters()).device
+        return model.forward_normalized(hw_norm.to(device), nets.to(device), net_index.to(device))
+
+    def modules_for_search(self) -> list[torch.nn.Module]:
+        return [self._neural().module_]
+
+    def predict(self, samples: pd.DataFrame, nets: Any, *, out_of_range: str = "warn",
+                source: str = "samples") -> pd.DataFrame:
+        """Hardware rows with a ``network`` key -> DataFrame of predictions (W, ms, mJ), same index."""
+        if "network" not in samples.columns:
+            raise InputError("no 'network' column naming each row's network", file=source)
+        return self.model.predict(samples, as_tables(nets), out_of_range=out_of_range, source=source)
+
+    def predict_one(self, network: Network, hardware: Mapping[str, Any], *, out_of_range: str = "warn") -> dict[str, float]:
+        """One network on one hardware configuration -> {target: value}."""
+        row = pd.DataFrame([{**hardware, "network": "net/0"}])
+        return {k: float(v) for k, v in self.predict(row, {"net/0": network}, out_of_range=out_of_range,
+                                                     source="hardware").iloc[0].items()}

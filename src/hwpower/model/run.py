@@ -1,0 +1,65 @@
+"""Whole runs: train a model into a run folder (checkpoints, history, figures), and the small
+helpers the CLI and ``hwpower demo`` call."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ..errors import InputError
+from .checkpoint import read_meta
+from .evaluate import Evaluation, evaluate, evaluation_table
+from .plots import parity, training_curves
+from .predictor import Predictor, make_model
+
+log = logging.getLogger(__name__)
+
+
+def saved_params(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
+    """(model name, hyperparameters) of the run's last checkpoint, to resume it as it was started."""
+    cfg = read_meta(Path(run_dir) / "last")["config"]
+    params = dict(cfg["params"])
+    return params.pop("arch"), {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = None, resume: bool = False,
+                progress: bool = True, figures: bool = True, **params: Any) -> Predictor:
+    """Train ``model`` on a processed dataset; with ``run_dir``, checkpoint there and save figures.
+
+    ``resume=True`` continues the run in ``run_dir`` with its saved settings (``device`` may change).
+    """
+    if resume:
+        if model == "gbt":
+            raise InputError("--resume applies to the neural models; the gbt model trains in one go")
+        if run_dir is None or not (Path(run_dir) / "last").is_dir():
+            raise InputError("nothing to resume: no last checkpoint", file=str(run_dir))
+        model, saved = saved_params(run_dir)
+        params = {**saved, **({"device": params["device"]} if "device" in params else {})}
+    est = make_model(model, **params)
+    est.fit(ds, run_dir=run_dir, resume=resume, progress=progress)
+    predictor = Predictor(est)
+    if run_dir is not None and figures:
+        save_figures(predictor, ds, Path(run_dir))
+    return predictor
+
+
+def save_figures(predictor: Predictor, ds, run_dir: Path) -> list[Path]:
+    out = []
+    history = getattr(predictor.model, "history_", [])
+    if history:
+        out.append(training_curves(history, run_dir / "curves.png", title=f"Training of the {predictor.name} model"))
+    pred = predictor.predict(ds.val, ds, out_of_range="ignore", source="val.parquet")
+    out.append(parity(ds.val, pred, ds.unseen_network_mask().to_numpy(), run_dir / "parity.png",
+                      title=f"{predictor.name} model: validation predictions against the oracle"))
+    return out
+
+
+def demo_train(ds, *, epochs: int = 20, progress: bool = True, seed: int = 0) -> tuple[Predictor, Evaluation, Table]:
+    """For ``hwpower demo``: a small structured model on ``ds`` (about a minute on CPU), evaluated."""
+    predictor = train_model(ds, "structured", progress=progress, figures=False, epochs=epochs, seed=seed,
+                            hidden=48, depth=2, device="cpu")
+    ev = evaluate(predictor, ds)
+    return predictor, ev, evaluation_table(ev)
