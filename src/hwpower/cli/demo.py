@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("demo-output"), help="Folder for every output of the demo."),
-        epochs: int = typer.Option(20, min=1, help="Training epochs for the demo's predictor."),
+        epochs: int = typer.Option(80, min=1, help="Training epochs for the demo's predictor."),
     ) -> None:
         """Generate, process, train, search and report on the embedded default data."""
         from ..demo import run_demo
