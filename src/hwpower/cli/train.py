@@ -161,7 +161,10 @@ def data(
     from ..processing import load_processed
 
     with user_errors():
-        fr = tuple(float(f) for f in fractions.split(",") if f.strip())
+        try:
+            fr = tuple(float(f) for f in fractions.split(",") if f.strip())
+        except ValueError:
+            raise InputError(f"fractions must be numbers, got {fractions!r}", where="--fractions") from None
         if not fr or any(not 0 < f <= 1 for f in fr):
             raise InputError(f"fractions must lie in (0, 1], got {fractions!r}", where="--fractions")
         table, verdict = data_experiment(load_processed(processed_dir), fractions=fr, arch=model, seed=seed,
