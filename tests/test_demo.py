@@ -14,7 +14,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--epochs", "2"])
     assert result.exit_code == 0, result.output
-    for step in ("step 1/7", "step 4/7", "step 7/7", "report:"):
+    for step in ("step 1/8", "step 6/8", "step 8/8", "report:"):
         assert step in result.output
     # The regenerated raw data is the embedded default, byte for byte.
     embedded = Path(__file__).resolve().parents[1] / "examples" / "data" / "raw"
@@ -25,5 +25,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     for task in ("recover", "identify", "design"):
         saved = json.loads((out / "run" / "search" / f"{task}.json").read_text())
         assert saved["task"] == task
+    for name in ("sizes", "data"):
+        assert (out / "run" / "experiments" / f"{name}.json").is_file()
     page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Validation error against training-set size" in page
     assert page.count("data:image/png;base64,") >= 8

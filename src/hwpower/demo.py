@@ -91,6 +91,18 @@ def _step_train(ctx: DemoContext) -> None:
     ctx.console.print(f"run folder (checkpoints, curves.png, parity.png, evaluation.json): {run}")
 
 
+def _step_experiments(ctx: DemoContext) -> None:
+    from .model.experiments import data_experiment, sizes_experiment
+
+    out = ctx.state["run"] / "experiments"  # where the report looks for them
+    params = dict(epochs=min(ctx.epochs, 10), targets=("P_core", "P_bw"), device="cpu", batch_size=128)
+    sizes = sizes_experiment(ctx.state["dataset"], n_models=4, seed=0, out_dir=out, progress=True, **params)
+    ctx.console.print(sizes.to_string(index=False))
+    data, verdict = data_experiment(ctx.state["dataset"], seed=0, out_dir=out, progress=True, **params)
+    ctx.console.print(data.to_string(index=False))
+    ctx.console.print(verdict.message)
+
+
 def _step_search(ctx: DemoContext) -> None:
     from .search.examples import example_searches
 
@@ -123,6 +135,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("process: raw text into the Parquet dataset (hwpower process)", _step_process),
     ("statistics: power histograms, hardware PCA, k-means (hwpower stats)", _step_statistics),
     ("train: the structured predictor, evaluated on unseen hardware and networks (hwpower train, evaluate)", _step_train),
+    ("experiments: random model sizes, and whether more data helps (hwpower experiment)", _step_experiments),
     ("search: recover, identify and design, verified by the oracle (hwpower recover, identify, design)", _step_search),
     ("report: the self-contained HTML report (hwpower report)", _step_report),
 ]
