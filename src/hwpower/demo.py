@@ -5,7 +5,6 @@ Each step is a short call into the library; the demo adds only orchestration and
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +16,6 @@ from rich.rule import Rule
 from .networks import sample_networks
 from .networks.reference import reference_networks
 from .networks.show import network_table, summary_table
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,9 +48,8 @@ def _step_generate(ctx: DemoContext) -> None:
     table = Table(title=f"raw data written to {raw} (the embedded default: examples/data/raw)")
     table.add_column("file")
     table.add_column("rows", justify="right")
-    for path in sorted(raw.glob("*.txt")):
-        with path.open(encoding="utf-8") as fh:
-            table.add_row(path.name, str(sum(1 for _ in fh) - 1))
+    for name, info in sorted(manifest["files"].items()):  # the sample shards, with their row counts
+        table.add_row(name, f"{info['rows']:,}")
     ctx.console.print(table)
     ctx.console.print(f"held-out networks (only in val): {len(manifest['heldout_networks'])}")
 
