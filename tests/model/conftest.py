@@ -3,7 +3,6 @@ stand-in power function with the oracle's shape (per-layer energy and roofline l
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 from hwpower.model.tables import network_tables
 from hwpower.networks import sample_networks
-from hwpower.processing import ProcessedDataset
+from hwpower.processing import ProcessedDataset, load_processed, write_processed
 
 HW_NUMERIC = ["pe_rows", "pe_cols", "glb_kib", "dram_gbps", "freq_mhz"]
 HW_CATEGORICAL = {"bits": ["8", "16"], "dataflow": ["os", "ws"]}
@@ -73,10 +72,7 @@ def make_dataset(n_nets: int = 24, n_heldout: int = 6, n_train: int = 1200, n_va
 
 
 def write_dataset(ds: ProcessedDataset, path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    for name in ("train", "val", "networks", "blocks", "layers"):
-        getattr(ds, name).to_parquet(path / f"{name}.parquet")
-    (path / "manifest.json").write_text(json.dumps(ds.manifest))
+    write_processed(ds, path)
     return path
 
 

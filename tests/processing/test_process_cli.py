@@ -23,8 +23,8 @@ def test_cli_process_writes_dataset_and_prints_summary(tmp_path):
     ds = load_processed(tmp_path / "out")
     assert len(ds.train) == 50 and len(ds.val) == 10 and ds.manifest["counts"]["networks"] == 4
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "train.parquet", "val.parquet", "networks.parquet", "blocks.parquet", "layers.parquet", "rejects.parquet",
-        "manifest.json"}
+        "train.parquet", "val.parquet", "networks.parquet", "network_blocks.parquet", "unique_blocks.parquet",
+        "unique_layers.parquet", "rejects.parquet", "manifest.json"}
 
 
 def test_cli_bad_row_exits_2_naming_file_and_line(tmp_path):

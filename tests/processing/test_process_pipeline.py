@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from hwpower import __version__
+from hwpower.errors import InputError
 from hwpower.networks import read_networks
 from hwpower.processing import load_processed, process
 
@@ -36,12 +37,12 @@ def test_samples_merge_shards_and_keep_values(ds):
             np.testing.assert_allclose(ds.train[col].to_numpy(dtype=float), expected[col].to_numpy(dtype=float))
     assert ds.train["pe_rows"].dtype == np.int64 and ds.train["bits"].dtype == np.int64
     assert ds.train["dram_gbps"].dtype == np.float64
-    # targets: float32 where every value has <= 6 significant digits (P here: 5 decimals, < 10 W);
-    # energy_mj is written with 4 decimals up to ~200 mJ (7 digits), so it stays float64
-    assert ds.train["P"].dtype == np.float32 and ds.val["P"].dtype == np.float32
-    assert ds.train["energy_mj"].dtype == np.float64 and ds.val["energy_mj"].dtype == np.float64
-    assert ds.manifest["storage"]["targets"]["P"] == "float32"
-    assert ds.manifest["storage"]["targets"]["energy_mj"] == "float64"
+    assert isinstance(ds.train["dataflow"].dtype, pd.CategoricalDtype)
+    assert list(ds.train["dataflow"].cat.categories) == ["os", "ws"]  # the allowed values, in schema order
+    # targets: float64, exactly the values of the text (stored as decimals, see test_process_storage)
+    for t in ("P_core", "P_bw", "P", "latency_ms", "energy_mj"):
+        assert ds.train[t].dtype == np.float64
+        assert ds.train[t].tolist() == expected[t].tolist()
 
 
 def test_network_column_joins_the_networks_table(ds):
@@ -102,14 +103,17 @@ def test_written_output_round_trips_and_is_deterministic(raw, tmp_path):
     process(raw, tmp_path / "b", progress=False)
     back = load_processed(tmp_path / "a")
     for name in ("train", "val", "networks", "blocks", "layers"):
-        pd.testing.assert_frame_equal(getattr(back, name), getattr(a, name), check_dtype=False)
-        assert (tmp_path / "a" / f"{name}.parquet").read_bytes() == (tmp_path / "b" / f"{name}.parquet").read_bytes()
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(a, name), check_exact=True)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert back.manifest == json.loads(json.dumps(a.manifest))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary folders left
 
 
 def test_fast_network_reader_agrees_with_read_networks(raw):
-    from hwpower.processing.features import read_nets_fast
+    from hwpower.processing.netread import read_nets_fast
 
     distinct = {}
     fast, ids, _ = read_nets_fast(raw / "nets_0.json", distinct)
@@ -120,7 +124,8 @@ def test_fast_network_reader_agrees_with_read_networks(raw):
 
 def test_network_set_add_network_gives_the_same_features(ds):
     """Features for networks built in memory (prediction time) equal those of the processed files."""
-    from hwpower.processing.features import NetworkSet, feature_tables
+    from hwpower.processing.features import feature_tables
+    from hwpower.processing.netread import NetworkSet
 
     nets = NetworkSet()
     for net_id in sorted(NETS):
@@ -133,3 +138,24 @@ def test_network_set_add_network_gives_the_same_features(ds):
     pd.testing.assert_frame_equal(layers, ds.layers)
     with pytest.raises(Exception, match="added twice"):
         nets.add_network("nets_0/0", NETS[0])
+
+
+def test_fast_network_reader_falls_back_on_any_other_layout(raw, tmp_path):
+    """Files not in dumps_networks' exact layout take the checking parser: same networks, or its
+    precise error (a repeated id, a repeated field, which a fast JSON parser would silently drop)."""
+    from hwpower.processing.netread import read_nets_fast
+
+    text = (raw / "nets_0.json").read_text()
+    canonical = read_networks(raw / "nets_0.json")
+    compact = tmp_path / "nets_c.json"
+    compact.write_text(json.dumps(json.loads(text)))  # one line, other separators
+    assert read_nets_fast(compact)[0] == canonical
+    repeated = tmp_path / "nets_r.json"  # the first network again under the id of the last
+    first = text[2:text.index('\n "1"') - 1]
+    repeated.write_text(text[:-3] + ",\n" + first.replace('"0":', '"3":', 1) + "\n}\n")
+    with pytest.raises(InputError, match="duplicate network id 3"):
+        read_nets_fast(repeated)
+    field = tmp_path / "nets_f.json"
+    field.write_text(text.replace('"kernel": 3,', '"kernel": 3, "kernel": 5,', 1))
+    with pytest.raises(InputError, match="duplicate key 'kernel'"):
+        read_nets_fast(field)

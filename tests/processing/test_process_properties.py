@@ -23,13 +23,14 @@ def rows(draw):
     n = draw(st.integers(1, 6))
     out = []
     for _ in range(n):
-        p_core, p_bw = draw(power), draw(power)
+        p_core, p_bw, latency = draw(power), draw(power), draw(power)
         out.append({
             "pe_rows": draw(st.sampled_from([4, 8, 64])), "pe_cols": draw(st.integers(1, 512)), "rf_bytes": 64,
             "glb_kib": draw(st.integers(1, 10**6)), "dram_gbps": draw(st.floats(0.01, 1e3)),
             "freq_mhz": draw(st.floats(1, 5000)), "bits": draw(st.sampled_from([8, 16])),
             "dataflow": draw(st.sampled_from(["os", "ws"])), "network": f"nets_0/{draw(st.integers(0, 3))}",
-            "P_core": p_core, "P_bw": p_bw, "P": p_core + p_bw, "latency_ms": draw(power), "energy_mj": draw(power),
+            "P_core": p_core, "P_bw": p_bw, "P": p_core + p_bw, "latency_ms": latency,
+            "energy_mj": (p_core + p_bw) * latency,
         })
     return out
 
@@ -65,7 +66,7 @@ def test_power_sum_check_is_exactly_its_tolerance(p_core, p_bw, rel):
     total = (p_core + p_bw) * (1 + rel)
     row = {"pe_rows": 8, "pe_cols": 8, "rf_bytes": 64, "glb_kib": 64, "dram_gbps": 8.0, "freq_mhz": 500,
            "bits": 8, "dataflow": "ws", "network": "nets_0/0", "P_core": p_core, "P_bw": p_bw, "P": total,
-           "latency_ms": 1.0, "energy_mj": 1.0}
+           "latency_ms": 1.0, "energy_mj": total}
     ok = abs(total - (p_core + p_bw)) <= POWER_ATOL_W + POWER_RTOL * abs(total)
     with tempfile.TemporaryDirectory() as tmp:
         raw = write_raw(Path(tmp), [[row]], [])

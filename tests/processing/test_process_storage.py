@@ -1,50 +1,18 @@
-"""How targets are stored: float32 exactly when that loses none of the written digits; Parquet layout;
-errors keep their order although the shards are parsed in a background thread."""
+"""How the processed dataset is stored: exact decimal targets, networks as distinct blocks, Parquet
+layout; errors keep their order although the shards are parsed in a background thread."""
 
 from __future__ import annotations
 
-import decimal
-
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from hwpower import __version__
 from hwpower.errors import InputError
-from hwpower.processing import load_processed, process
-from hwpower.processing.storage import fits_float32
+from hwpower.processing import load_processed, process, write_processed
 
-from .rawfiles import make_rows, standard_raw
-
-# A decimal with exactly `digits` significant digits: mantissa (no trailing zero) and exponent.
-def decimals(digits: int):
-    low, high = 10 ** (digits - 1), 10 ** digits - 1
-    mantissa = st.integers(low, high).filter(lambda m: m % 10)
-    return st.builds(lambda m, e: float(decimal.Decimal(m).scaleb(e)), mantissa, st.integers(-30, 30))
-
-
-@settings(max_examples=300)
-@given(st.lists(st.one_of(*(decimals(d) for d in range(1, 7))), min_size=1, max_size=20))
-def test_values_with_at_most_6_digits_fit_and_come_back_exactly(values):
-    assert fits_float32(np.array(values))
-    back = np.array(values).astype(np.float32).astype(np.float64)
-    assert [float(f"{v:.6g}") for v in back] == values  # FLT_DIG: the written decimal is recovered
-
-
-@settings(max_examples=300)
-@given(st.one_of(*(decimals(d) for d in range(7, 13))), st.lists(decimals(5), max_size=5))
-def test_one_value_with_more_digits_keeps_the_column_float64(long, others):
-    assert not fits_float32(np.array([*others, long]))
-
-
-def test_fits_float32_edges():
-    assert fits_float32(np.array([0.0, 1.0, 0.000123456, 999999.0, 3.4e38]))
-    assert not fits_float32(np.array([1e39]))  # beyond float32's range
-    assert not fits_float32(np.array([1e-40]))  # float32 subnormal: digits lost
-    assert not fits_float32(np.array([0.300000000001]))  # a 12th written digit is seen
-    assert fits_float32(np.array([0.1 + 0.2]))  # 0.30000000000000004: float64 noise, not a written digit
-    assert fits_float32(np.array([], dtype=float))
+from .rawfiles import make_rows, standard_raw, write_raw
 
 
 @pytest.fixture(scope="module")
@@ -54,28 +22,91 @@ def written(tmp_path_factory):
     return process(raw, out, progress=False), out
 
 
-def test_float32_targets_round_trip_through_parquet(written):
+def test_targets_come_back_bit_exact_from_their_decimal_storage(written):
     ds, out = written
     back = load_processed(out)
-    storage = ds.manifest["storage"]
-    assert storage["targets"] == {"P_core": "float32", "P_bw": "float32", "P": "float32",
-                                  "latency_ms": "float32", "energy_mj": "float64"}
-    assert "6 significant digits" in storage["rule"]
-    for name, dtype in storage["targets"].items():
-        assert back.train[name].dtype == np.dtype(dtype) == ds.train[name].dtype
-        np.testing.assert_array_equal(back.train[name].to_numpy(), ds.train[name].to_numpy())
-    written = [r["P"] for r in make_rows(30, 1) + make_rows(20, 2) + make_rows(10, 3, net_ids=(1, 3))]
-    assert ds.manifest["ranges"]["P"] == [min(written), max(written)]  # the written values, exactly
+    storage = ds.manifest["storage"]["targets"]
+    # P_core, P_bw: 5 decimals below 10 W (<= 6 digits); latency: 4 decimals below 100 ms
+    assert storage["P_core"] == {"encoding": "decimal", "digits": 6, "columns": ["P_core__sig", "P_core__exp10"]}
+    assert storage["latency_ms"]["encoding"] == "decimal"
+    # P = P_core + P_bw exactly here: stored as a residual (all zero) against the sum
+    assert storage["P"] == {"encoding": "residual", "digits": 6, "op": "sum", "parts": ["P_core", "P_bw"],
+                            "columns": ["P__residual"]}
+    # energy: 4 decimals up to ~200 mJ (7 digits), so 9-digit decimals; its residual against P x latency
+    # rounded to 9 digits would not fit int16 where the 4 decimals are far coarser (a few mJ)
+    assert storage["energy_mj"] == {"encoding": "decimal", "digits": 9, "columns": ["energy_mj__sig", "energy_mj__exp10"]}
+    for split in ("train", "val"):
+        for name in storage:
+            a, b = getattr(ds, split)[name].to_numpy(), getattr(back, split)[name].to_numpy()
+            assert a.dtype == b.dtype == np.float64
+            assert a.view(np.int64).tolist() == b.view(np.int64).tolist(), (split, name)  # bit for bit
+    written_p = [r["P"] for r in make_rows(30, 1) + make_rows(20, 2) + make_rows(10, 3, net_ids=(1, 3))]
+    assert ds.manifest["ranges"]["P"] == [min(written_p), max(written_p)]
+    residual = pq.read_table(out / "train.parquet", columns=["P__residual"])["P__residual"].to_numpy()
+    assert residual.dtype == np.int16 and (residual == 0).all()
 
 
-def test_parquet_layout_splits_targets_and_dictionary_encodes_the_rest(written):
+def test_a_target_with_17_digits_stays_float64_and_exact(tmp_path):
+    rows = make_rows(20, 1)
+    rows[3]["latency_ms"] = 1.2345678901234567  # repr keeps all 17 digits
+    rows[3]["energy_mj"] = rows[3]["P"] * rows[3]["latency_ms"]
+    raw = write_raw(tmp_path / "raw", [rows], [make_rows(5, 2)])
+    ds = process(raw, tmp_path / "out", progress=False)
+    storage = ds.manifest["storage"]["targets"]
+    assert storage["latency_ms"] == {"encoding": "float64", "columns": ["latency_ms"]}
+    assert ds.train["latency_ms"].iloc[3] == 1.2345678901234567
+    back = load_processed(tmp_path / "out")
+    pd.testing.assert_frame_equal(back.train, ds.train, check_exact=True)
+
+
+def test_parquet_layout(written):
     _, out = written
-    meta = pq.ParquetFile(out / "train.parquet").metadata.row_group(0)
-    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
-    assert "BYTE_STREAM_SPLIT" in encodings["P"] and "BYTE_STREAM_SPLIT" in encodings["energy_mj"]
-    for name in ("network", "pe_rows", "dram_gbps", "dataflow"):
+    meta = pq.ParquetFile(out / "train.parquet").metadata
+    group = meta.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "BYTE_STREAM_SPLIT" in encodings["P_core__sig"] and "BYTE_STREAM_SPLIT" in encodings["latency_ms__sig"]
+    for name in ("network", "pe_rows", "dram_gbps", "dataflow", "P_core__exp10", "P__residual"):
         assert any("DICTIONARY" in e for e in encodings[name]), name
-    assert meta.column(0).compression == "ZSTD"
+    assert group.column(0).compression == "ZSTD"
+    assert meta.metadata[b"hwpower_version"] == __version__.encode()
+    assert "P" not in meta.schema.names  # only its residual is stored
+
+
+def test_networks_are_stored_as_distinct_blocks_and_expanded_on_reading(written):
+    ds, out = written
+    stored = {name: pq.read_table(out / f"{name}.parquet").num_rows
+              for name in ("networks", "network_blocks", "unique_blocks", "unique_layers")}
+    assert stored["networks"] == len(ds.networks) == 4
+    assert stored["network_blocks"] == len(ds.blocks)
+    assert stored["unique_blocks"] == ds.manifest["counts"]["distinct_blocks"] < len(ds.blocks)
+    assert stored["unique_layers"] < len(ds.layers) == ds.manifest["counts"]["layers"]
+    back = load_processed(out)
+    for name in ("networks", "blocks", "layers"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(ds, name), check_exact=True)
+
+
+def test_write_processed_writes_a_changed_dataset(written, tmp_path):
+    _, out = written
+    ds = load_processed(out)
+    ds.train = ds.train.iloc[::2].reset_index(drop=True)
+    write_processed(ds, tmp_path / "again")
+    back = load_processed(tmp_path / "again")
+    pd.testing.assert_frame_equal(back.train, ds.train, check_exact=True)
+    pd.testing.assert_frame_equal(back.val, ds.val, check_exact=True)
+
+
+def test_an_older_format_is_refused_with_a_clear_error(written, tmp_path):
+    _, out = written
+    import json
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="format 1, this hwpower reads 2: run `hwpower process` again"):
+        load_processed(old)
 
 
 def test_a_bad_nets_file_is_reported_before_a_bad_sample_file(tmp_path):

@@ -14,7 +14,8 @@ import pytest
 
 from hwpower import __version__
 from hwpower.networks import sample_networks
-from hwpower.processing import ProcessedDataset, load_processed
+from hwpower.model.tables import network_tables
+from hwpower.processing import ProcessedDataset, load_processed, write_processed
 from hwpower.report import build_report
 
 HW_GRID = {
@@ -49,19 +50,8 @@ def _hardware(rng: np.random.Generator, keys: list[str], n: int) -> pd.DataFrame
 def make_processed(path: Path, *, n_networks: int = 14, n_unseen: int = 4, n_train: int = 600,
                    n_val: int = 300, seed: int = 0) -> ProcessedDataset:
     nets = sample_networks("ofa-mbv3", n_networks, seed)
-    rows, block_rows = [], []
-    for i, net in nets.items():
-        c = net.counts
-        key = f"nets_0/{i}"
-        rows.append({"network": key, "source_file": "nets_0.json", "net_id": i,
-                     "input_resolution": net.input_resolution, "n_blocks": len(net.blocks),
-                     "n_layers": c.n_layers, "macs": c.macs, "flops": c.flops, "other_ops": c.other_ops,
-                     "weights": c.weights, "in_act": c.in_act, "out_act": c.out_act, "depth": c.depth,
-                     "definition": json.dumps(net.to_dict())})
-        for b, bc in enumerate(net.block_counts()):
-            block_rows.append({"network": key, "block_index": b, "type": net.blocks[b].type_name,
-                               "macs": bc.macs, "weights": bc.weights})
-    networks = pd.DataFrame(rows)
+    networks, blocks, layers = network_tables({f"nets_0/{i}": net for i, net in nets.items()}, source_file="nets_0.json")
+    networks["network"] = networks["network"].astype(str)  # plain keys, as stand_in_power expects
     keys = networks["network"].tolist()
     seen, unseen = keys[: n_networks - n_unseen], keys[n_networks - n_unseen:]
     rng = np.random.default_rng(seed)
@@ -76,11 +66,8 @@ def make_processed(path: Path, *, n_networks: int = 14, n_unseen: int = 4, n_tra
         "units": {"P_core": "W", "P_bw": "W", "P": "W", "latency_ms": "ms", "energy_mj": "mJ"},
         "held_out_networks": unseen,
     }
-    path.mkdir(parents=True, exist_ok=True)
-    for name, df in (("train", train), ("val", val), ("networks", networks), ("blocks", pd.DataFrame(block_rows)),
-                     ("layers", pd.DataFrame({"network": keys, "layer_index": 0}))):
-        df.to_parquet(path / f"{name}.parquet", index=False)
-    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    networks, blocks, layers = network_tables({f"nets_0/{i}": net for i, net in nets.items()}, source_file="nets_0.json")
+    write_processed(ProcessedDataset(train, val, networks, blocks, layers, manifest), path)
     return load_processed(path)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..networks import Network
-from ..processing.features import NetworkSet, feature_tables
+from ..processing.features import feature_tables
+from ..processing.netread import NetworkSet
 
 
 @dataclass

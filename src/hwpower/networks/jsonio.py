@@ -111,14 +111,20 @@ def read_networks(path: str | os.PathLike[str]) -> dict[int, Network]:
     return parse_networks(text, file=str(path))
 
 
+def canonical_network_head(input_resolution: int, name: str | None) -> str:
+    """A network's fields before its blocks, as :func:`dumps_networks` writes them (the fast reader of
+    ``hwpower process`` re-emits files with it to check they are in exactly this layout)."""
+    head = {"input_resolution": input_resolution, **({"name": name} if name is not None else {})}
+    return ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in head.items())
+
+
 def dumps_networks(nets: dict[int, Network]) -> str:
     """One block per line: readable, diffable, and compact enough for thousands of networks."""
     parts = []
     for k in sorted(nets):
-        d = nets[k].to_dict()
-        head = ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in d.items() if key != "blocks")
-        blocks = ",\n   ".join(json.dumps(b) for b in d["blocks"])
-        parts.append(f' "{k}": {{{head}, "blocks": [\n   {blocks}\n  ]}}')
+        net = nets[k]
+        blocks = ",\n   ".join(json.dumps(b.to_dict()) for b in net.blocks)
+        parts.append(f' "{k}": {{{canonical_network_head(net.input_resolution, net.name)}, "blocks": [\n   {blocks}\n  ]}}')
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +16,66 @@ import pandas as pd
 
 from ..errors import InputError
 
-TABLES = ("train", "val", "networks", "blocks", "layers")
 MANIFEST = "manifest.json"
+FORMAT_VERSION = 2  # 2: exact decimal targets, networks stored as distinct blocks + sequences
 
 
-@dataclass
+class _Table:
+    """A table of the dataset: given, or built on first use by the builder the dataset was made with
+    (``process`` builds the pandas tables only when asked: the command line writes Parquet and the
+    manifest and never needs them)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> pd.DataFrame:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        tables = obj.__dict__.setdefault("_tables", {})
+        if tables.get(self.name) is None:
+            build = obj.__dict__.get("_builders", {}).get(self.name)
+            if build is None:
+                raise AttributeError(f"ProcessedDataset has no {self.name} table")
+            tables.update(build())  # a builder may make several tables at once (networks, blocks, layers)
+        return tables[self.name]
+
+    def __set__(self, obj: Any, value: pd.DataFrame) -> None:
+        obj.__dict__.setdefault("_tables", {})[self.name] = value
+
+
 class ProcessedDataset:
     """In-memory processed dataset.
 
-    ``train``/``val``: one row per sample (hardware columns, ``network`` key, targets).
+    ``train``/``val``: one row per sample (hardware columns, ``network`` key, targets in float64,
+    exactly the values of the raw text; word-valued categorical columns as pandas categoricals).
     ``networks``/``blocks``/``layers``: features per network, block and layer, keyed by ``network``.
     ``manifest``: column roles (``hardware_numeric``, ``hardware_categorical`` mapping name to its
-    allowed values, ``network``, ``targets``), units, counts, hashes, package version.
+    allowed values, ``network``, ``targets``), units, counts, hashes, storage, package version.
+    ``rejects``: rows set aside by ``process(..., skip_bad_rows=True)``: file, line, reason, text.
+    ``parts``: the network tables as stored (each distinct block once), when read or processed.
     """
 
-    train: pd.DataFrame
-    val: pd.DataFrame
-    networks: pd.DataFrame
-    blocks: pd.DataFrame
-    layers: pd.DataFrame
-    manifest: dict[str, Any] = field(default_factory=dict)
-    # Rows set aside by ``process(..., skip_bad_rows=True)``: file, line, reason, text.
-    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "line", "reason", "text"]))
+    train = _Table()
+    val = _Table()
+    networks = _Table()
+    blocks = _Table()
+    layers = _Table()
+
+    def __init__(self, train: pd.DataFrame | None = None, val: pd.DataFrame | None = None,
+                 networks: pd.DataFrame | None = None, blocks: pd.DataFrame | None = None,
+                 layers: pd.DataFrame | None = None, manifest: dict[str, Any] | None = None,
+                 rejects: pd.DataFrame | None = None, parts: Any = None, *,
+                 builders: dict[str, Callable[[], dict[str, pd.DataFrame]]] | None = None):
+        self._builders = dict(builders or {})
+        self._tables = {"train": train, "val": val, "networks": networks, "blocks": blocks, "layers": layers}
+        self.manifest = manifest if manifest is not None else {}
+        self.rejects = rejects if rejects is not None else pd.DataFrame(columns=["file", "line", "reason", "text"])
+        self.parts = parts  # features.NetworkParts
+
+    def __repr__(self) -> str:
+        counts = self.manifest.get("counts", {})
+        return (f"ProcessedDataset(train_rows={counts.get('train_rows')}, val_rows={counts.get('val_rows')}, "
+                f"networks={counts.get('networks')})")
 
     @property
     def hardware_numeric(self) -> list[str]:
@@ -58,17 +96,26 @@ class ProcessedDataset:
 
 def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
     """Read a processed folder written by ``hwpower process``."""
+    from .features import expand
+    from .storage import read_parts, read_samples, read_table
+
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST}: not a processed dataset folder (run `hwpower process` first)", file=str(path))
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    tables = {}
-    for name in TABLES:
-        table_path = path / f"{name}.parquet"
-        if not table_path.is_file():
-            raise InputError(f"missing {name}.parquet", file=str(path))
-        tables[name] = pd.read_parquet(table_path)
-    if (path / "rejects.parquet").is_file():
-        tables["rejects"] = pd.read_parquet(path / "rejects.parquet")
-    return ProcessedDataset(manifest=manifest, **tables)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"processed dataset format {manifest.get('format_version')!r}, this hwpower reads "
+                         f"{FORMAT_VERSION}: run `hwpower process` again", file=str(manifest_path))
+    parts = read_parts(path)
+    key_type = parts.networks["network"].dtype
+    targets, storage = manifest["columns"]["targets"], manifest["storage"]["targets"]
+    splits = {}
+    for name in ("train", "val"):
+        frame = read_samples(path / f"{name}.parquet", targets, storage)
+        frame["network"] = pd.Categorical(frame["network"], dtype=key_type)  # one dictionary: the networks'
+        splits[name] = frame
+    rejects = read_table(path / "rejects.parquet") if (path / "rejects.parquet").is_file() else None
+    expanded = dict.fromkeys(("networks", "blocks", "layers"),
+                             lambda: dict(zip(("networks", "blocks", "layers"), expand(parts))))
+    return ProcessedDataset(manifest=manifest, rejects=rejects, parts=parts, builders=expanded, **splits)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import __version__
 from ..errors import InputError
 from ..io import atomic_dir, write_json_atomic
-from .dataset import MANIFEST, ProcessedDataset
-from .features import NetworkSet, feature_definitions, feature_tables
+from .dataset import FORMAT_VERSION, MANIFEST, ProcessedDataset
+from .features import expand, feature_definitions, network_parts, parts_from_tables
+from .netread import NetworkSet
 from .reading import check_all, start_reading
+from .samples import CheckedFile
 from .samples import Reject
-from .schema import DatasetSchema, load_schema
-from .storage import FLOAT32_DIGITS, FLOAT32_RULE, target_dtypes, write_table
+from .schema import DatasetSchema, load_schema, schema_from_manifest
+from .decimal import encode_tables, encode_targets, stored_target_choice_text
+from .storage import SplitWriter, frame_columns, samples_table, write_parts, write_samples, write_table
 
 log = logging.getLogger(__name__)
 
@@ -60,41 +63,88 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
     if schema is not None and not isinstance(schema, DatasetSchema):
         schema = load_schema(schema)
     sample_files = [("train", p) for p in files["train"]] + [("val", p) for p in files["val"]]
-    # Exit order matters on errors: writers finish before the temporary output folder is removed.
-    with _progress(progress) as bar, contextlib.ExitStack() as stack, ThreadPoolExecutor(max_workers=1) as reader, \
-            ThreadPoolExecutor(max_workers=2) as writers:
+    # Exit order matters on errors: threads finish before the temporary output folder is removed.
+    with _progress(progress) as bar, contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_dir(out_dir)) if out_dir is not None else None
+        pools = [stack.enter_context(ThreadPoolExecutor(max_workers=1)) for _ in range(5)]
+        loader, checker, writer_pools = pools[0], pools[1], dict(zip(("train", "val", "other"), pools[2:]))
         task = bar.add_task("processing", total=len(files["nets"]) + len(sample_files) + 1)
-        prepared = start_reading(reader, sample_files, schema, skip_bad_rows)  # text parsed while nets are read
+        # Shards are read, parsed, checked and encoded in the background while the networks are read
+        # and their features computed here: both cores busy.
+        prepared = start_reading(loader, checker, sample_files, schema, skip_bad_rows)
         try:
             nets, sources = _read_nets(files["nets"], lambda name: (bar.update(task, description=f"read {name}"),
                                                                      bar.advance(task)))
+            bar.update(task, description="network features")
+            parts = network_parts(nets)
+            bar.advance(task)
+            if tmp is not None:
+                writes = [writer_pools["other"].submit(write_parts, parts, tmp)]
+                early = _EarlyWriter(tmp, writer_pools, nets.keys)
             samples = check_all(prepared, nets.resolve, skip_bad_rows,
-                                lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)))
+                                lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)),
+                                on_checked=early.add if tmp is not None else None)
         finally:
             for future in prepared:
                 future.cancel()  # after an error: do not parse the remaining shards
-        schema = samples.schema
-        dtypes = target_dtypes(samples.parts["train"] + samples.parts["val"], [t.name for t in schema.targets])
-        train, val = (_samples_frame(samples.parts[r], schema, nets.keys, dtypes) for r in ("train", "val"))
-        tmp = stack.enter_context(atomic_dir(out_dir)) if out_dir is not None else None
-        targets = list(dtypes)
-        # zstd runs without the GIL: the sample tables are written while the features are computed
-        writes = [writers.submit(_write_parquet, df, tmp / f"{n}.parquet", targets)
-                  for n, df in (("train", train), ("val", val))] if tmp else []
-        bar.update(task, description="network features")
-        networks, blocks, layers = feature_tables(nets)
-        bar.advance(task)
-        ds = ProcessedDataset(train=train, val=val, networks=networks, blocks=blocks, layers=layers,
-                              rejects=_rejects_frame(samples.rejects))
-        if tmp:
-            writes += [writers.submit(_write_parquet, getattr(ds, n), tmp / f"{n}.parquet", targets)
-                       for n in ("layers", "blocks", "networks", "rejects")]
-        ds.manifest = _manifest(ds, schema, sources + samples.sources, raw_dir, dtypes)
-        for done in writes:
-            done.result()
-        if tmp:
+        schema, storage = samples.schema, samples.storage
+        numeric, categorical = [c.name for c in schema.numeric], {c.name: c.values for c in schema.categorical}
+        files = {r: samples.parts[r] or [_no_rows(schema)] for r in ("train", "val")}
+        stored = {r: samples.stored[r] or [_no_stored(schema, storage)] for r in ("train", "val")}
+        rejects = _rejects_frame(samples.rejects)
+        if tmp is not None:
+            writes.append(writer_pools["other"].submit(_write_rejects, rejects, tmp / "rejects.parquet"))
+            for role in early.finish(storage):  # a split not written while reading (rare): all of it now
+                writes.append(writer_pools[role].submit(_write_split, files[role], stored[role], numeric, categorical,
+                                                        nets.keys, tmp / f"{role}.parquet", storage))
+        key_type = parts.networks["network"].dtype
+        ds = ProcessedDataset(rejects=rejects, parts=parts, builders={
+            # pandas tables only when asked for (the command line never needs them)
+            "train": lambda: {"train": _samples_frame(files["train"], schema, key_type)},
+            "val": lambda: {"val": _samples_frame(files["val"], schema, key_type)},
+            **dict.fromkeys(("networks", "blocks", "layers"), lambda: dict(zip(("networks", "blocks", "layers"),
+                                                                                expand(parts)))),
+        })
+        ds.manifest = _manifest(ds, files, schema, sources + samples.sources, raw_dir, storage)
+        if tmp is not None:
+            for done in writes:
+                done.result()
             write_json_atomic(tmp / MANIFEST, ds.manifest)
     return ds
+
+
+class _EarlyWriter:
+    """Writes each split's files while the later shards are still being read, as long as every file
+    came encoded with the storage of the first (almost always); otherwise the split is written whole
+    at the end (``finish`` says which splits)."""
+
+    def __init__(self, folder: Path, pools: dict[str, ThreadPoolExecutor], keys: list[str]):
+        self.folder, self.pools, self.keys = folder, pools, keys
+        self.writers: dict[str, SplitWriter] = {}
+        self.futures: dict[str, list[Future]] = {"train": [], "val": []}
+        self.storage: dict[str, dict] | None = None
+        self.broken = False
+
+    def add(self, role: str, done: CheckedFile, schema: DatasetSchema) -> None:
+        if self.broken or done.stored is None or (self.storage is not None and done.storage != self.storage):
+            self.broken = True  # written whole at the end
+            return
+        self.storage = self.storage or done.storage
+        if role not in self.writers:
+            self.writers[role] = SplitWriter(self.folder / f"{role}.parquet", [c.name for c in schema.numeric],
+                                             {c.name: c.values for c in schema.categorical}, self.keys)
+        self.futures[role].append(self.pools[role].submit(self.writers[role].add, done.columns, done.stored, done.storage))
+
+    def finish(self, storage: dict[str, dict]) -> list[str]:
+        """Close the files; the splits still to write (all of them if the storage changed, or a split
+        with no files)."""
+        for role, futures in self.futures.items():
+            for f in futures:
+                f.result()
+        wrote = {role: w.close() for role, w in self.writers.items()}
+        if self.broken or storage != self.storage:
+            return ["train", "val"]
+        return [role for role in ("train", "val") if not wrote.get(role)]
 
 
 def _read_nets(paths: list[Path], advance) -> tuple[NetworkSet, list[dict[str, Any]]]:
@@ -118,49 +168,76 @@ def _progress(enabled: bool) -> Progress:
                     disable=not enabled, transient=True)
 
 
-def _samples_frame(tables: list[pa.Table], schema: DatasetSchema, keys: list[str],
-                   dtypes: dict[str, str]) -> pd.DataFrame:
-    names = [c.name for c in schema.numeric] + [c.name for c in schema.categorical] + ["network"] + [
-        t.name for t in schema.targets]
-    if not tables:
-        df = pd.DataFrame({n: pd.Series(dtype=dtypes.get(n, "float64")) for n in names})
-        df["network"] = pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=keys)
-        return df
+def _samples_frame(tables: list[dict[str, np.ndarray]], schema: DatasetSchema,
+                   key_type: pd.CategoricalDtype) -> pd.DataFrame:
+    """The checked columns of the files of one split, joined: numeric as parsed, categoricals and the
+    network key as pandas categoricals (codes into the allowed words and into the networks table)."""
     cols: dict[str, Any] = {}
-    for name in names:  # one copy per column: the files joined, float32 targets cast on the way
-        parts = [t[name] for t in tables]
-        if name == "network":  # one dictionary for train and val: the codes index the networks table's rows
-            cols[name] = pd.Categorical.from_codes(np.concatenate([p.to_numpy() for p in parts]), categories=keys)
-        elif pa.types.is_floating(parts[0].type) or pa.types.is_integer(parts[0].type):
-            dtype = dtypes.get(name, parts[0].type.to_pandas_dtype())
-            cols[name] = np.concatenate([p.to_numpy() for p in parts], dtype=dtype)
-        else:
-            cols[name] = pd.array(pa.chunked_array(parts), dtype="str")  # 40x faster than .to_pandas() here
+    for c in schema.numeric:
+        cols[c.name] = _joined(tables, c.name, np.int64 if c.dtype == "int" else np.float64)
+    for c in schema.categorical:  # integer values as int64 (e.g. bits), words as a categorical
+        codes = _joined(tables, c.name, np.int8)
+        cols[c.name] = (np.asarray(c.values, dtype=np.int64)[codes] if isinstance(c.values[0], int)
+                        else pd.Categorical.from_codes(codes, categories=list(c.values)))
+    cols["network"] = pd.Categorical.from_codes(_joined(tables, "network", np.int32), dtype=key_type)
+    for t in schema.targets:
+        cols[t.name] = _joined(tables, t.name, np.float64)
     return pd.DataFrame(cols, copy=False)  # fresh columns: no 2-D consolidation copy
 
 
-def _range(*parts: pd.Series) -> list:
-    """[min, max] of a numeric column over train and val, or its sorted distinct values."""
-    parts = tuple(p for p in parts if len(p))
+def _joined(tables: list[dict[str, np.ndarray]], name: str, dtype: type) -> np.ndarray:
+    if len(tables) == 1:
+        return tables[0][name].astype(dtype, copy=False)
+    return np.concatenate([t[name] for t in tables], dtype=dtype) if tables else np.empty(0, dtype=dtype)
+
+
+def _no_rows(schema: DatasetSchema) -> dict[str, np.ndarray]:
+    """The checked columns of a split without files (no val files): zero rows, the right types."""
+    out = {c.name: np.empty(0, np.int64 if c.dtype == "int" else np.float64) for c in schema.numeric}
+    out.update({c.name: np.empty(0, np.int8) for c in schema.categorical})
+    out.update({"network": np.empty(0, np.int32), **{t.name: np.empty(0) for t in schema.targets}})
+    return out
+
+
+def _no_stored(schema: DatasetSchema, storage: dict[str, dict]) -> dict[str, np.ndarray]:
+    return encode_targets({t.name: np.empty(0) for t in schema.targets}, [], storage=storage)[0]
+
+
+def _write_split(files, stored, numeric, categorical, keys, path: Path, storage: dict[str, dict]) -> None:
+    write_samples(samples_table(files, stored, numeric, categorical, keys), path, storage)
+
+
+def _range(parts: list[np.ndarray], allowed: tuple | None = None) -> list:
+    """[min, max] of a numeric column over its files, or the sorted allowed values present (codes)."""
+    parts = [p for p in parts if len(p)]
     if not parts:
         return []
-    if parts[0].dtype.kind in "if":
-        lo, hi = min(p.min().item() for p in parts), max(p.max().item() for p in parts)
-        if parts[0].dtype == np.float32:  # the written values, not their float32 approximations
-            lo, hi = (float(f"{v:.{FLOAT32_DIGITS}g}") for v in (lo, hi))
-        return [lo, hi]
-    return sorted({v for p in parts for v in p.unique().tolist()})
+    if allowed is not None:
+        present = sum(np.bincount(p, minlength=len(allowed)) for p in parts) > 0
+        return sorted(v for v, here in zip(allowed, present) if here)
+    return [min(p.min().item() for p in parts), max(p.max().item() for p in parts)]
 
 
-def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], raw_dir: Path,
-              dtypes: dict[str, str]) -> dict[str, Any]:
-    train_nets = set(ds.train["network"].unique())
-    val_nets = set(ds.val["network"].unique())
+def _present(files: list[dict[str, np.ndarray]], n: int) -> np.ndarray:
+    """Which of the ``n`` networks a split's rows name (from the key codes: no string work)."""
+    return sum((np.bincount(f["network"], minlength=n) for f in files), np.zeros(n, dtype=np.int64)) > 0
+
+
+def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]], schema: DatasetSchema,
+              sources: list[dict], raw_dir: Path, storage: dict[str, dict]) -> dict[str, Any]:
+    parts = ds.parts
+    n = len(parts.networks)
+    in_train, in_val = _present(files["train"], n), _present(files["val"], n)
+    rows = {r: sum(len(f["network"]) for f in files[r]) for r in ("train", "val")}
+    unseen = sum(int((~in_train[f["network"]]).sum()) for f in files["val"])
+    occ = parts.network_blocks["block_id"].to_numpy()
+    layers_per_block = np.bincount(parts.unique_layers["block_id"].to_numpy(), minlength=len(parts.unique_blocks))
     raw_manifest = raw_dir / "manifest.json"
     cols = [c.name for c in (*schema.numeric, *schema.categorical, *schema.targets)]
+    cats = {c.name: c.values for c in schema.categorical}
     return {
         "format": "hwpower-processed",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "hwpower_version": __version__,
         "columns": {
             "hardware_numeric": [c.name for c in schema.numeric],
@@ -169,14 +246,18 @@ def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], 
             "targets": [t.name for t in schema.targets],
         },
         "units": schema.units,
-        "storage": {"targets": dtypes, "rule": FLOAT32_RULE},
+        "storage": {"targets": storage, "rule": stored_target_choice_text(),
+                    "networks": "networks.parquet (one row per network), network_blocks.parquet (each network's "
+                                "blocks as numbers into unique_blocks.parquet), unique_layers.parquet (the layers of "
+                                "each distinct block); blocks and layers per network are expanded on reading"},
         "counts": {
-            "train_rows": len(ds.train), "val_rows": len(ds.val), "networks": len(ds.networks),
-            "networks_in_train": len(train_nets), "networks_in_val": len(val_nets),
-            "networks_only_in_val": len(val_nets - train_nets), "val_rows_unseen_network": int(ds.unseen_network_mask().sum()),
-            "blocks": len(ds.blocks), "layers": len(ds.layers), "rejects": len(ds.rejects),
+            "train_rows": rows["train"], "val_rows": rows["val"], "networks": n,
+            "networks_in_train": int(in_train.sum()), "networks_in_val": int(in_val.sum()),
+            "networks_only_in_val": int((in_val & ~in_train).sum()), "val_rows_unseen_network": unseen,
+            "blocks": len(occ), "layers": int(layers_per_block[occ].sum()), "distinct_blocks": len(parts.unique_blocks),
+            "rejects": len(ds.rejects),
         },
-        "ranges": {c: _range(ds.train[c], ds.val[c]) for c in cols},
+        "ranges": {c: _range([f[c] for r in ("train", "val") for f in files[r]], cats.get(c)) for c in cols},
         "features": feature_definitions(),
         "schema": schema.to_dict(),
         "sources": sources,
@@ -184,16 +265,39 @@ def _manifest(ds: ProcessedDataset, schema: DatasetSchema, sources: list[dict], 
     }
 
 
-def _write_parquet(df: pd.DataFrame, path: Path, split: list[str]) -> None:
-    write_table(pa.Table.from_pandas(df, preserve_index=False), path, split=split)
+def _write_rejects(rejects: pd.DataFrame, path: Path) -> None:
+    write_table(pa.Table.from_pandas(rejects, preserve_index=False), path)
 
 
 def write_processed(ds: ProcessedDataset, out_dir: str | os.PathLike[str]) -> None:
-    """Write every table and the manifest into ``out_dir`` as a whole: all of it, or nothing."""
-    names = ("train", "layers", "val", "blocks", "networks", "rejects")  # largest first
+    """Write every table and the manifest into ``out_dir`` as a whole: all of it, or nothing.
+
+    ``ds`` may come from :func:`process` or :func:`load_processed` and have changed since (rows
+    dropped, say), or be built in memory (network tables from :func:`.features.feature_tables`; a
+    manifest with at least ``columns``). The targets' storage is chosen anew for the rows written."""
+    parts = ds.parts if ds.parts is not None else parts_from_tables(ds.networks, ds.blocks, ds.layers)
+    numeric, categorical, targets = ds.hardware_numeric, ds.hardware_categorical, ds.targets
+    key_type = parts.networks["network"].dtype
+    frames = {name: getattr(ds, name) for name in ("train", "val")}
+    stored, storage = encode_tables([{t: f[t].to_numpy(np.float64) for t in targets} for f in frames.values()],
+                                    _relations(ds.manifest))
+    manifest = {**ds.manifest, "format": "hwpower-processed", "format_version": FORMAT_VERSION,
+                "hwpower_version": __version__,
+                "storage": {**ds.manifest.get("storage", {}), "targets": storage, "rule": stored_target_choice_text()}}
     with atomic_dir(out_dir) as tmp:
-        # pyarrow compresses without the GIL: two writers keep both cores busy
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for done in [pool.submit(_write_parquet, getattr(ds, n), tmp / f"{n}.parquet", ds.targets) for n in names]:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow compresses without the GIL
+            writes = [pool.submit(_write_split, [frame_columns(f, numeric, categorical, key_type)], [st], numeric,
+                                  categorical, list(key_type.categories), tmp / f"{name}.parquet", storage)
+                      for (name, f), st in zip(frames.items(), stored)]
+            writes += [pool.submit(write_parts, parts, tmp), pool.submit(_write_rejects, ds.rejects, tmp / "rejects.parquet")]
+            for done in writes:
                 done.result()
-        write_json_atomic(tmp / MANIFEST, ds.manifest)
+        write_json_atomic(tmp / MANIFEST, manifest)
+
+
+def _relations(manifest: dict[str, Any]) -> list:
+    """The relations between targets a manifest's schema names (none when it has no schema)."""
+    schema = manifest.get("schema")
+    if not schema:
+        return []
+    return schema_from_manifest(schema).relations

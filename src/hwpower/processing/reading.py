@@ -1,9 +1,10 @@
-"""Reading the train/val shards: text read, hashed and parsed in a background thread, checked here.
+"""Reading the train/val shards in a pipeline of background threads, while the networks are read.
 
-pyarrow's CSV parse and hashlib release the GIL, so a single background thread reads and parses the
-shards, in order, while the calling thread reads the networks (pure Python); the checks, which need
-the networks to resolve keys, then run in the calling thread, file by file, in the same order as
-before, so the first bad file or line reported is the same.
+Stage one reads, hashes and parses each shard (hashlib and pyarrow's CSV parse release the GIL);
+stage two checks it and encodes its targets (numpy, mostly without the GIL) while stage one parses the
+next; the calling thread meanwhile reads the networks (pure Python). Only the network column's check,
+which needs the networks, runs in the calling thread, file by file in order, so the first bad file or
+line reported is the one a sequential reading would report.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import numpy as np
 
 from ..errors import InputError
-from .samples import RawFile, Reject, Resolver, load_raw, parse_samples, read_samples
+from .decimal import encode_tables, encode_targets
+from .samples import CheckedFile, RawFile, Reject, Resolver, SampleChecks, check_samples, load_raw, parse_samples
 from .schema import DatasetSchema, infer_schema
 
 log = logging.getLogger(__name__)
@@ -29,62 +31,118 @@ class _Prepared:
     role: str
     raw: RawFile
     schema: DatasetSchema
-    parsed: Any  # samples._Parsed
+    checks: SampleChecks | None  # every check but the network column's, done (stage two)
+    parsed: Any = None  # samples._Parsed, from stage one until stage two checks it
 
 
 @dataclass
 class SampleResult:
-    """Every shard checked: the schema used, tables per role, rejects and one source entry per file."""
+    """Every shard checked: the schema used, per role and file the checked columns and the targets as
+    stored (under ``storage``), rejects, one source entry per file."""
 
     schema: DatasetSchema
-    parts: dict[str, list[pa.Table]] = field(default_factory=lambda: {"train": [], "val": []})
+    parts: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=lambda: {"train": [], "val": []})
+    stored: dict[str, list[Any]] = field(default_factory=lambda: {"train": [], "val": []})
+    storage: dict[str, dict] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
 
 
-def start_reading(pool: ThreadPoolExecutor, sample_files: list[tuple[str, Path]], schema: DatasetSchema | None,
-                  skip_bad_rows: bool) -> list[Future]:
-    """Queue every shard on ``pool`` (one worker: shards are read in order, one schema inferred first)."""
-    first = pool.submit(_prepare_first, *sample_files[0], schema, skip_bad_rows)
-    rest = [pool.submit(_prepare_next, role, path, first, skip_bad_rows) for role, path in sample_files[1:]]
-    return [first, *rest]
+class _Storage:
+    """The targets' storage, chosen on the first clean shard and imposed on the next ones (the reading
+    thread handles shards in order, so the choice is deterministic); a shard it cannot hold, or one with
+    bad rows, is encoded after the checks instead (:func:`_settle_storage`)."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[str, dict] | None = None
+
+    def encode(self, checks: SampleChecks) -> None:
+        if checks.found or not checks.n:
+            return  # bad rows are dropped first; then the shard is encoded with the others
+        targets = {t.name: checks.columns[t.name] for t in checks.schema.targets}
+        try:
+            checks.stored, checks.storage = encode_targets(targets, checks.schema.relations, storage=self.chosen)
+        except ValueError:
+            return  # does not fit the storage of the shards before: settled after the checks
+        self.chosen = self.chosen or checks.storage
 
 
-def _prepare_first(role: str, path: Path, schema: DatasetSchema | None, skip_bad_rows: bool) -> _Prepared:
+def start_reading(loader: ThreadPoolExecutor, checker: ThreadPoolExecutor, sample_files: list[tuple[str, Path]],
+                  schema: DatasetSchema | None, skip_bad_rows: bool) -> list[Future]:
+    """Queue every shard on the two stages (one worker each: shards pass in order, one schema is
+    inferred from the first); returns every future, the checked ones last, one per shard."""
+    storage = _Storage()
+    first = loader.submit(_load_first, *sample_files[0], schema, skip_bad_rows)
+    loads = [first] + [loader.submit(_load_next, role, path, first, skip_bad_rows) for role, path in sample_files[1:]]
+    return loads + [checker.submit(_check, load, storage) for load in loads]
+
+
+def _check(load: Future, storage: _Storage) -> _Prepared:
+    p: _Prepared = load.result()
+    p.checks = SampleChecks(p.raw, p.schema, p.parsed).run_local()
+    p.parsed = None
+    storage.encode(p.checks)
+    return p
+
+
+def _load_first(role: str, path: Path, schema: DatasetSchema | None, skip_bad_rows: bool) -> _Prepared:
     raw = load_raw(path, schema.separator if schema else None, skip_bad_rows=skip_bad_rows)
     if schema is None:
         schema = infer_schema(raw.header, _sniffed(raw), _first_value(raw), file=str(path))
         log.info("%s", schema.describe())
     schema.check_header(raw.header, file=str(path))
-    return _Prepared(role, raw, schema, parse_samples(raw, schema))
+    return _Prepared(role, raw, schema, None, parse_samples(raw, schema))
 
 
-def _prepare_next(role: str, path: Path, first: Future, skip_bad_rows: bool) -> _Prepared:
-    head = first.result()  # done already: the pool has one worker
+def _load_next(role: str, path: Path, first: Future, skip_bad_rows: bool) -> _Prepared:
+    head = first.result()  # done already: the stage has one worker
     raw = load_raw(path, head.schema.separator, skip_bad_rows=skip_bad_rows)
     if set(raw.header) != set(head.raw.header):
         a, b = set(raw.header), set(head.raw.header)
         raise InputError(f"columns differ from {head.raw.path.name}: missing {sorted(b - a)}, extra "
                          f"{sorted(a - b)}", file=str(path), where="line 1")
-    return _Prepared(role, raw, head.schema, parse_samples(raw, head.schema))
+    return _Prepared(role, raw, head.schema, None, parse_samples(raw, head.schema))
 
 
-def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool,
-              advance: Callable[[str], None]) -> SampleResult:
-    """Check the parsed shards in order; the first bad line raises unless ``skip_bad_rows``."""
+def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, advance: Callable[[str], None],
+              on_checked: Callable[[str, CheckedFile, DatasetSchema], None] | None = None) -> SampleResult:
+    """Check the shards' network columns in order (``prepared`` from :func:`start_reading`); the first
+    bad line raises unless ``skip_bad_rows``. ``on_checked(role, file, schema)`` sees each file when done."""
     out: SampleResult | None = None
-    for future in prepared:
+    cache: dict[str, int] = {}  # network value -> row of the networks table, shared by the files
+    for future in prepared[len(prepared) // 2:]:
         p: _Prepared = future.result()
         out = out or SampleResult(p.schema)
-        table, bad = read_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, parsed=p.parsed)
-        out.parts[p.role].append(table)
-        out.rejects += bad
+        done = check_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, checks=p.checks, cache=cache)
+        if on_checked is not None:
+            on_checked(p.role, done, p.schema)
+        out.parts[p.role].append(done.columns)
+        out.stored[p.role].append(done)
+        out.rejects += done.rejects
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
-                            "rows": table.num_rows, "rejects": len(bad)})
-        p.raw.data, p.parsed = b"", None  # the text and the raw parse are no longer needed: free them now
+                            "rows": len(done.columns["network"]), "rejects": len(done.rejects)})
+        p.raw.data, p.checks = b"", None  # the text and the raw parse are no longer needed: free them now
         advance(p.raw.path.name)
     assert out is not None  # find_raw_files guarantees a train file
+    _settle_storage(out)
     return out
+
+
+def _settle_storage(out: SampleResult) -> None:
+    """One storage for every shard: the one chosen while reading when every shard was encoded with it,
+    else one chosen over all shards now (after bad rows were dropped)."""
+    files = [f for role in ("train", "val") for f in out.stored[role]]
+    if files and all(f.stored is not None and f.storage == files[0].storage for f in files):
+        out.storage = files[0].storage
+        for role in ("train", "val"):
+            out.stored[role] = [f.stored for f in out.stored[role]]
+        return
+    names = [t.name for t in out.schema.targets]
+    shards = [(role, i) for role in ("train", "val") for i in range(len(out.parts[role]))]
+    tables = [{n: out.parts[r][i][n] for n in names} for r, i in shards]
+    arrays, out.storage = encode_tables(tables or [{n: np.empty(0) for n in names}], out.schema.relations)
+    for (r, i), stored in zip(shards, arrays):
+        out.stored[r][i] = stored
 
 
 def _sniffed(raw: RawFile) -> str:

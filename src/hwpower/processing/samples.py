@@ -144,8 +144,9 @@ def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> _Parsed:
         return "skip"
 
     types = {s: pa.string() for s in schema.sources}
-    if not as_text:
-        types.update({c.source: pa.float64() for c in (*schema.numeric, *schema.targets)})
+    if not as_text:  # integer columns as integers: a value like "64.0" sends the file to the text path
+        types.update({c.source: pa.int64() if getattr(c, "dtype", "") == "int" else pa.float64()
+                      for c in (*schema.numeric, *schema.targets)})
     table = pacsv.read_csv(
         pa.py_buffer(raw.data),
         read_options=pacsv.ReadOptions(column_names=raw.header, skip_rows=1),
@@ -180,32 +181,20 @@ def parse_samples(raw: RawFile, schema: DatasetSchema) -> _Parsed:
         return _parse(raw, schema, as_text=True)  # a bad value somewhere: find it row by row
 
 
-def read_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, skip_bad_rows: bool,
-                 parsed: _Parsed | None = None) -> tuple[pa.Table, list[Reject]]:
-    """Parse (unless ``parsed`` by :func:`parse_samples`) and validate one file. Returns the processed
-    columns (``network`` as int32 indices into the networks table) and the rejected rows; without
-    ``skip_bad_rows`` the first bad line raises."""
-    parsed = parsed if parsed is not None else parse_samples(raw, schema)
-    checker = _Checker(raw, schema, parsed)
-    out = checker.run(resolve)
-    # Optimistic: our own files are single-spaced, so padding is looked for (and removed) only when
-    # something looks wrong; padding makes a line split wrongly or a value fail a check.
-    if not raw.normalized and (parsed.invalid_lines or (checker.reason >= 0).any()):
-        raw.normalized = True
-        if _needs_normalizing(raw.data, raw.separator):
-            raw.data = _normalize(raw.data, raw.separator)
-            return read_samples(raw, schema, resolve, skip_bad_rows=skip_bad_rows)
-    return checker.finish(out, skip_bad_rows)
+class SampleChecks:
+    """One parsed file under check: every check that needs no networks runs first (in the reading
+    thread, while the networks are read), the network column's check after. The first reason per bad
+    row follows the order of the checks, whichever ran first."""
 
-
-class _Checker:
-    """Vectorised checks of one parsed file; remembers the first reason per bad row."""
+    NETWORK_ORDER = 2  # after hardware checks, before target checks: as they appear in a row
 
     def __init__(self, raw: RawFile, schema: DatasetSchema, parsed: _Parsed):
         self.raw, self.schema, self.parsed = raw, schema, parsed
         self.n = parsed.table.num_rows
-        self.reason = np.full(self.n, -1, dtype=np.int32)  # index into self.reasons, -1 = good
-        self.reasons: list[Callable[[int], str]] = []
+        self.found: list[tuple[int, int, np.ndarray, Callable[[int], str]]] = []  # (order, seq, mask, why)
+        self.columns: dict[str, np.ndarray] = {}
+        self.stored: dict[str, np.ndarray] | None = None  # the targets as stored, when encoded while reading
+        self.storage: dict[str, dict] | None = None  # ... and the storage they were encoded with
         self.lines = self._row_lines()
 
     def _row_lines(self) -> np.ndarray:
@@ -214,11 +203,9 @@ class _Checker:
             all_lines = all_lines[~np.isin(all_lines, list(self.parsed.invalid_lines))]
         return all_lines
 
-    def flag(self, mask: np.ndarray, describe: Callable[[int], str]) -> None:
-        new = mask & (self.reason < 0)
-        if new.any():
-            self.reasons.append(describe)
-            self.reason[new] = len(self.reasons) - 1
+    def flag(self, mask: np.ndarray, describe: Callable[[int], str], order: int) -> None:
+        if mask.any():
+            self.found.append((order, len(self.found), mask, describe))
 
     def _text(self, source: str, i: int) -> str:
         cols = self.parsed.text_cols
@@ -233,86 +220,128 @@ class _Checker:
             return col.to_numpy()
         return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype=np.float64)
 
-    def run(self, resolve: Resolver) -> dict[str, np.ndarray | pa.Array]:
+    def run_local(self) -> SampleChecks:
+        """Every check but the network column's; fills ``columns`` (categoricals as codes)."""
         if self.parsed.text_cols is not None:
             empty = np.ones(self.n, dtype=bool)
             for s in self.schema.sources:
                 empty &= pc.equal(self.parsed.table[s], "").to_numpy(zero_copy_only=False)
-            self.flag(empty, lambda i: "empty line")
-        out: dict[str, np.ndarray | pa.Array] = {}
+            self.flag(empty, lambda i: "empty line", 0)
         for col in self.schema.numeric:
-            v = self._floats(col.source)
-            self.flag(~np.isfinite(v), lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} is not a number")
-            if col.positive:
-                self.flag(~(v > 0), lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} must be positive")
-            if col.dtype == "int":
-                self.flag(np.isfinite(v) & (v != np.round(v)),
-                          lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} is not an integer")
-                v = np.where(np.isfinite(v), v, 0).astype(np.int64)
-            out[col.name] = v
+            self.columns[col.name] = self._check_numeric(col)
         for cat in self.schema.categorical:
-            out[cat.name] = self._categorical(cat)
-        out["network"] = self._network(resolve)
+            self.columns[cat.name] = self._categorical(cat)
         for t in self.schema.targets:
             v = self._floats(t.source)
-            self.flag(~np.isfinite(v), lambda i, s=t.source: f"column {s!r}: {self._text(s, i)} is not a number (NaN)"
-                      if self._text(s, i).lower() == "'nan'" else f"column {s!r}: {self._text(s, i)} is not a number")
-            what = "power" if t.unit == "W" else "value"
-            self.flag(v < 0, lambda i, s=t.source, w=what: f"column {s!r}: negative {w} {self._text(s, i)}")
-            out[t.name] = v
-        self._power_sum(out)
-        return out
+            if not ((v >= 0) & (v < np.inf)).all():  # one pass when all is well; then the reasons
+                self.flag(~np.isfinite(v), lambda i, s=t.source: f"column {s!r}: {self._text(s, i)} is not a number "
+                          "(NaN)" if self._text(s, i).lower() == "'nan'" else f"column {s!r}: {self._text(s, i)} is not a "
+                          "number", 3)
+                what = "power" if t.unit == "W" else "value"
+                self.flag(v < 0, lambda i, s=t.source, w=what: f"column {s!r}: negative {w} {self._text(s, i)}", 3)
+            self.columns[t.name] = v
+        self._power_sum()
+        self._energy_product()
+        return self
 
-    def _categorical(self, cat) -> pa.Array:
+    def _check_numeric(self, col) -> np.ndarray:
+        v = self._floats(col.source)
+        if v.dtype.kind == "i":  # parsed as integers: finite and whole already
+            if col.positive and not v.min(initial=1) > 0:
+                self.flag(~(v > 0), lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} must be positive", 1)
+            return v
+        good = (v > 0) & (v < np.inf) if col.positive else np.isfinite(v)
+        if not good.all():  # one pass when all is well; then the reasons
+            self.flag(~np.isfinite(v), lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} is not a number", 1)
+            if col.positive:
+                self.flag(~(v > 0), lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} must be positive", 1)
+        if col.dtype == "int":  # read as text (some value was not an integer literal)
+            whole = np.round(v)
+            self.flag(np.isfinite(v) & (v != whole),
+                      lambda i, s=col.source: f"column {s!r}: {self._text(s, i)} is not an integer", 1)
+            v = np.where(np.isfinite(v), whole, 0).astype(np.int64)
+        return v
+
+    def _categorical(self, cat) -> np.ndarray:
+        """Codes into the allowed values (int8; -1 for a value not allowed, flagged)."""
         enc = pc.dictionary_encode(self.parsed.table[cat.source]).combine_chunks()
-        allowed = {str(v): v for v in cat.values}
-        words = enc.dictionary.to_pylist()
-        ok = np.array([w in allowed for w in words], dtype=bool)
-        idx = enc.indices.to_numpy(zero_copy_only=False)
-        self.flag(~ok[idx], lambda i, s=cat.source: f"column {s!r}: {self._text(s, i)} is not one of "
-                                                    f"{list(cat.values)}")
-        values = [allowed.get(w, cat.values[0]) for w in words]
-        return pa.array(np.asarray(values)[idx]) if isinstance(cat.values[0], int) else pc.take(pa.array(values), idx)
+        allowed = {str(v): i for i, v in enumerate(cat.values)}
+        lut = np.array([allowed.get(w, -1) for w in enc.dictionary.to_pylist()], dtype=np.int8)
+        codes = lut[enc.indices.to_numpy(zero_copy_only=False)]
+        self.flag(codes < 0, lambda i, s=cat.source: f"column {s!r}: {self._text(s, i)} is not one of "
+                                                     f"{list(cat.values)}", 1)
+        return codes
 
-    def _network(self, resolve: Resolver) -> np.ndarray:
-        """Normalise the network column (the seed's step 2): each distinct value is resolved once."""
+    def run_network(self, resolve: Resolver, cache: dict[str, int] | None = None) -> SampleChecks:
+        """Normalise the network column (the seed's step 2): each distinct value is resolved once
+        (``cache``, shared by the files of a run, remembers the values resolved before)."""
         src = self.schema.network_source
         enc = pc.dictionary_encode(self.parsed.table[src]).combine_chunks()
         pattern = re.compile(self.schema.network_pattern)
-        lut, why = [], {}
-        for j, word in enumerate(enc.dictionary.to_pylist()):
-            m = pattern.match(word)
-            if m is None:
-                lut.append(-1)
-                why[j] = f"network {word!r} does not match the pattern {self.schema.network_pattern}"
+        cache = {} if cache is None else cache
+        words = enc.dictionary.to_pylist()
+        lut = [cache.get(w) for w in words]
+        why = {}
+        for j, word in enumerate(words):
+            if lut[j] is not None:
                 continue
-            key = resolve(m.groupdict().get("stem"), int(m.group("id")))
-            lut.append(key)
+            m = pattern.match(word)
+            key = -1 if m is None else resolve(m.groupdict().get("stem"), int(m.group("id")))
+            lut[j] = cache[word] = key
+        for j, key in enumerate(lut):
             if key < 0:
-                why[j] = f"unknown network {word!r} (not in any nets file)"
+                why[j] = (f"network {words[j]!r} does not match the pattern {self.schema.network_pattern}"
+                          if pattern.match(words[j]) is None else f"unknown network {words[j]!r} (not in any nets file)")
         idx = enc.indices.to_numpy(zero_copy_only=False)
         mapped = np.asarray(lut, dtype=np.int32)[idx]
-        self.flag(mapped < 0, lambda i: why[int(idx[i])])
-        return mapped
+        self.flag(mapped < 0, lambda i: why[int(idx[i])], self.NETWORK_ORDER)
+        self.columns["network"] = mapped
+        return self
 
-    def _power_sum(self, out: dict) -> None:
+    def _power_sum(self) -> None:
         ps = self.schema.power_sum
         if ps is None:
             return
-        total = out[ps.total]
-        parts = sum(out[p] for p in ps.parts)
+        total = self.columns[ps.total]
+        parts = sum(self.columns[p] for p in ps.parts)
         bad = np.abs(total - parts) > ps.atol_w + ps.rtol * np.abs(total)
 
         def describe(i: int) -> str:
             return (f"{ps.total} = {total[i]:.6g} W disagrees with {' + '.join(ps.parts)} = {parts[i]:.6g} W "
                     f"(tolerance {ps.atol_w:g} W + {ps.rtol:g} x |{ps.total}|)")
 
-        self.flag(bad, describe)
+        self.flag(bad, describe, 4)
 
-    def finish(self, out: dict, skip_bad_rows: bool) -> tuple[pa.Table, list[Reject]]:
+    def _energy_product(self) -> None:
+        ep = self.schema.energy_product
+        if ep is None:
+            return
+        total = self.columns[ep.total]
+        product = self.columns[ep.factors[0]] * self.columns[ep.factors[1]]
+        bad = np.abs(total - product) > ep.atol_mj + ep.rtol * np.abs(total)
+
+        def describe(i: int) -> str:
+            return (f"{ep.total} = {total[i]:.6g} mJ disagrees with {' x '.join(ep.factors)} = {product[i]:.6g} mJ "
+                    f"(tolerance {ep.atol_mj:g} mJ + {ep.rtol:g} x |{ep.total}|)")
+
+        self.flag(bad, describe, 4)
+
+    @property
+    def any_bad(self) -> bool:
+        return bool(self.found or self.parsed.invalid_lines)
+
+    def finish(self, skip_bad_rows: bool) -> CheckedFile:
+        """The checked columns (bad rows dropped) and the rejects; without ``skip_bad_rows`` the first
+        bad line raises."""
         path = str(self.raw.path)
-        bad_rows = np.flatnonzero(self.reason >= 0)
-        found = {int(self.lines[i]): self.reasons[self.reason[i]](int(i)) for i in bad_rows}
+        reason = np.full(self.n, -1, dtype=np.int32)
+        whys = []
+        for _, _, mask, describe in sorted(self.found, key=lambda f: f[:2]):
+            new = mask & (reason < 0)
+            reason[new] = len(whys)
+            whys.append(describe)
+        bad_rows = np.flatnonzero(reason >= 0)
+        found = {int(self.lines[i]): whys[reason[i]](int(i)) for i in bad_rows}
         found.update(self.parsed.invalid_lines)
         pre = {r.line for r in self.raw.pre_rejects}
         found = {line: why for line, why in found.items() if line not in pre}
@@ -321,11 +350,41 @@ class _Checker:
             raise InputError(found[line], file=path, where=f"line {line}")
         texts = _line_texts(self.raw.data, sorted(found))
         rejects = self.raw.pre_rejects + [Reject(path, ln, found[ln], texts[ln]) for ln in sorted(found)]
-        keep = self.reason < 0
-        if not keep.all():
-            out = {k: (v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep]) for k, v in out.items()}
-        table = pa.table(out)
-        return table, rejects
+        out, stored = self.columns, self.stored
+        if len(bad_rows):
+            keep = reason < 0
+            out = {k: v[keep] for k, v in out.items()}
+            stored = {k: v[keep] for k, v in stored.items()} if stored is not None else None
+        return CheckedFile(out, stored, self.storage if stored is not None else None, rejects)
+
+
+@dataclass
+class CheckedFile:
+    """One sample file, checked: its columns (``network`` as int32 indices into the networks table,
+    categoricals as codes into their allowed values, targets float64), its targets as stored when they
+    were encoded while reading (else None), and its rejected rows."""
+
+    columns: dict[str, np.ndarray]
+    stored: dict[str, np.ndarray] | None
+    storage: dict[str, dict] | None
+    rejects: list[Reject]
+
+
+def check_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, skip_bad_rows: bool,
+                  checks: SampleChecks | None = None, cache: dict[str, int] | None = None) -> CheckedFile:
+    """Finish checking one file (``checks`` from :meth:`SampleChecks.run_local`, or parsed and checked
+    here); without ``skip_bad_rows`` the first bad line raises."""
+    if checks is None:
+        checks = SampleChecks(raw, schema, parse_samples(raw, schema)).run_local()
+    checks.run_network(resolve, cache)
+    # Optimistic: our own files are single-spaced, so padding is looked for (and removed) only when
+    # something looks wrong; padding makes a line split wrongly or a value fail a check.
+    if not raw.normalized and checks.any_bad:
+        raw.normalized = True
+        if _needs_normalizing(raw.data, raw.separator):
+            raw.data = _normalize(raw.data, raw.separator)
+            return check_samples(raw, schema, resolve, skip_bad_rows=skip_bad_rows)
+    return checks.finish(skip_bad_rows)
 
 
 def _line_texts(data: bytes, lines: list[int]) -> dict[int, str]:

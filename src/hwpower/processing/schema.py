@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .decimal import Relation
 
 # Separators a schema may name; "whitespace" means runs of spaces or tabs.
 SEPARATORS = {"whitespace": " ", "space": " ", "comma": ",", ",": ",", "tab": "\t", "\t": "\t", ";": ";", "semicolon": ";"}
@@ -33,6 +34,7 @@ CANDIDATE_PATTERNS = (
     r"^(?P<id>\d+)$",
 )
 POWER_RTOL, POWER_ATOL_W = 1e-3, 2e-5  # rounding of 5-decimal or 6-digit raw values stays inside this
+ENERGY_ATOL_MJ = 1e-4  # rounding energies to 4 decimals stays inside this
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,16 @@ class PowerSum:
 
 
 @dataclass(frozen=True)
+class EnergyProduct:
+    """``total`` (mJ) must equal the product of ``factors`` (W x ms) within ``atol_mj + rtol * |total|``."""
+
+    total: str
+    factors: tuple[str, str]
+    rtol: float = POWER_RTOL
+    atol_mj: float = ENERGY_ATOL_MJ
+
+
+@dataclass(frozen=True)
 class DatasetSchema:
     separator: str  # one character; " " means runs of whitespace
     numeric: tuple[NumericColumn, ...]
@@ -79,6 +91,18 @@ class DatasetSchema:
     power_sum: PowerSum | None
     inferred: bool = False
     ignored: tuple[str, ...] = field(default=())  # header columns not used
+    energy_product: EnergyProduct | None = None
+
+    @property
+    def relations(self) -> list[Relation]:
+        """The checked relations between targets, which storage also uses (a derived target is stored
+        as its residual against the formula)."""
+        out = []
+        if self.power_sum is not None and len(self.power_sum.parts) == 2:
+            out.append(Relation(self.power_sum.total, "sum", tuple(self.power_sum.parts)))
+        if self.energy_product is not None:
+            out.append(Relation(self.energy_product.total, "product", tuple(self.energy_product.factors)))
+        return out
 
     @property
     def sources(self) -> list[str]:
@@ -107,6 +131,8 @@ class DatasetSchema:
         ]
         if self.power_sum:
             lines.append(f"  check: {self.power_sum.total} = {' + '.join(self.power_sum.parts)}")
+        if self.energy_product:
+            lines.append(f"  check: {self.energy_product.total} = {' x '.join(self.energy_product.factors)}")
         if self.ignored:
             lines.append(f"  ignored columns: {', '.join(self.ignored)}")
         return "\n".join(lines)
@@ -119,6 +145,11 @@ class DatasetSchema:
 
 def _default_power_sum(names: set[str]) -> PowerSum | None:
     return PowerSum("P", ("P_core", "P_bw")) if {"P", "P_core", "P_bw"} <= names else None
+
+
+def _default_energy(names: set[str]) -> EnergyProduct | None:
+    """W x ms = mJ: the catalogue's energy is its power times its latency."""
+    return EnergyProduct("energy_mj", ("P", "latency_ms")) if {"energy_mj", "P", "latency_ms"} <= names else None
 
 
 def infer_schema(header: list[str], separator: str, first_network: str | None, *, file: str) -> DatasetSchema:
@@ -141,7 +172,7 @@ def infer_schema(header: list[str], separator: str, first_network: str | None, *
     used = {c.name for c in (*numeric, *categorical, *targets)} | {DEFAULT_NETWORK_COLUMN}
     return DatasetSchema(separator, numeric, categorical, DEFAULT_NETWORK_COLUMN, pattern, targets,
                          _default_power_sum(set(header)), inferred=True,
-                         ignored=tuple(n for n in header if n not in used))
+                         ignored=tuple(n for n in header if n not in used), energy_product=_default_energy(set(header)))
 
 
 def load_schema(path: str | Path) -> DatasetSchema:
@@ -213,5 +244,25 @@ def _schema_from_dict(data: dict[str, Any]) -> DatasetSchema:
             raise ValueError(f"checks.power_sum names columns that are not targets: {power_sum}")
     else:
         power_sum = _default_power_sum({t.name for t in targets})
+    if "energy_product" in checks:
+        spec = checks["energy_product"]
+        energy = EnergyProduct(spec["total"], tuple(spec["factors"]), float(spec.get("rtol", POWER_RTOL)),
+                               float(spec.get("atol_mj", ENERGY_ATOL_MJ)))
+        if len(energy.factors) != 2 or not {energy.total, *energy.factors} <= {t.name for t in targets}:
+            raise ValueError(f"checks.energy_product needs a target total and two target factors: {energy}")
+    else:
+        energy = _default_energy({t.name for t in targets})
     return DatasetSchema(SEPARATORS[sep_name], numeric, categorical, network.get("column", "network"), pattern,
-                         targets, power_sum)
+                         targets, power_sum, energy_product=energy)
+
+
+def schema_from_manifest(data: dict[str, Any]) -> DatasetSchema:
+    """The schema a processed dataset's manifest records (``manifest["schema"]``, from ``to_dict``)."""
+    ps, ep = data.get("power_sum"), data.get("energy_product")
+    return DatasetSchema(
+        data["separator"], tuple(NumericColumn(**c) for c in data["numeric"]),
+        tuple(CategoricalColumn(c["name"], c["source"], tuple(c["values"])) for c in data["categorical"]),
+        data["network_source"], data["network_pattern"], tuple(TargetColumn(**t) for t in data["targets"]),
+        PowerSum(ps["total"], tuple(ps["parts"]), ps["rtol"], ps["atol_w"]) if ps else None,
+        inferred=data.get("inferred", False), ignored=tuple(data.get("ignored", ())),
+        energy_product=EnergyProduct(ep["total"], tuple(ep["factors"]), ep["rtol"], ep["atol_mj"]) if ep else None)
