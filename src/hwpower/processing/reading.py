@@ -82,6 +82,7 @@ def _check(load: Future, storage: _Storage) -> _Prepared:
     p.checks = SampleChecks(p.raw, p.schema, p.parsed).run_local()
     p.parsed = None
     storage.encode(p.checks)
+    p.raw.hash()
     return p
 
 
@@ -119,6 +120,7 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
         out.parts[p.role].append(done.columns)
         out.stored[p.role].append(done)
         out.rejects += done.rejects
+        p.raw.hash()  # done by stage two, unless the file was re-read here
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
                             "rows": len(done.columns["network"]), "rejects": len(done.rejects)})
         p.raw.data, p.checks = b"", None  # the text and the raw parse are no longer needed: free them now

@@ -42,10 +42,16 @@ class RawFile:
     path: Path
     data: bytes  # bad UTF-8 lines blanked (skip mode); padding removed once found necessary
     header: list[str]
-    sha256: str
+    original: bytes | None  # the file's bytes as read, until :meth:`hash` (often the same object as ``data``)
     separator: str
     pre_rejects: list[Reject] = field(default_factory=list)
     normalized: bool = False
+    sha256: str = ""
+
+    def hash(self) -> None:
+        """sha256 of the file as read (separate from reading, so it can run while the next file parses)."""
+        if self.original is not None:
+            self.sha256, self.original = hashlib.sha256(self.original).hexdigest(), None
 
 
 def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFile:
@@ -54,8 +60,7 @@ def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFi
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    digest = hashlib.sha256(raw).hexdigest()
-    raw = _trim_end(raw)  # trailing blank lines are harmless; blank lines inside are not
+    original, raw = raw, _trim_end(raw)  # trailing blank lines are harmless; blank lines inside are not
     if not raw[:4096].strip() and not raw.strip():  # strip() copies: only for a file that starts blank
         raise InputError("empty file: expected a header line and sample rows", file=str(path))
     pre_rejects: list[Reject] = []
@@ -71,7 +76,7 @@ def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFi
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes or "" in header:
         raise InputError(f"header has repeated or empty column names {dupes or ['']}", file=str(path), where="line 1")
-    return RawFile(path, raw, header, digest, separator, pre_rejects)
+    return RawFile(path, raw, header, original, separator, pre_rejects)
 
 
 def _trim_end(raw: bytes) -> bytes:
@@ -147,6 +152,9 @@ def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> _Parsed:
     if not as_text:  # integer columns as integers: a value like "64.0" sends the file to the text path
         types.update({c.source: pa.int64() if getattr(c, "dtype", "") == "int" else pa.float64()
                       for c in (*schema.numeric, *schema.targets)})
+        # words dictionary-encoded while parsing: no string array of a million keys, no second pass
+        types.update({s: pa.dictionary(pa.int32(), pa.string()) for s in
+                      (schema.network_source, *(c.source for c in schema.categorical))})
     table = pacsv.read_csv(
         pa.py_buffer(raw.data),
         read_options=pacsv.ReadOptions(column_names=raw.header, skip_rows=1),
@@ -179,6 +187,17 @@ def parse_samples(raw: RawFile, schema: DatasetSchema) -> _Parsed:
         if "conversion error" not in str(exc):
             raise InputError(f"cannot parse: {exc}", file=str(raw.path)) from None
         return _parse(raw, schema, as_text=True)  # a bad value somewhere: find it row by row
+
+
+def _dictionary(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """A word column's distinct values and each row's index into them."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    if column.num_chunks == 0:
+        return [], np.empty(0, dtype=np.int32)
+    column = column.unify_dictionaries()  # the parser encodes each block of text on its own
+    idx = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
+    return column.chunk(0).dictionary.to_pylist(), idx[0] if len(idx) == 1 else np.concatenate(idx)
 
 
 class SampleChecks:
@@ -264,10 +283,9 @@ class SampleChecks:
 
     def _categorical(self, cat) -> np.ndarray:
         """Codes into the allowed values (int8; -1 for a value not allowed, flagged)."""
-        enc = pc.dictionary_encode(self.parsed.table[cat.source]).combine_chunks()
+        words, idx = _dictionary(self.parsed.table[cat.source])
         allowed = {str(v): i for i, v in enumerate(cat.values)}
-        lut = np.array([allowed.get(w, -1) for w in enc.dictionary.to_pylist()], dtype=np.int8)
-        codes = lut[enc.indices.to_numpy(zero_copy_only=False)]
+        codes = np.array([allowed.get(w, -1) for w in words], dtype=np.int8)[idx]
         self.flag(codes < 0, lambda i, s=cat.source: f"column {s!r}: {self._text(s, i)} is not one of "
                                                      f"{list(cat.values)}", 1)
         return codes
@@ -276,10 +294,9 @@ class SampleChecks:
         """Normalise the network column (the seed's step 2): each distinct value is resolved once
         (``cache``, shared by the files of a run, remembers the values resolved before)."""
         src = self.schema.network_source
-        enc = pc.dictionary_encode(self.parsed.table[src]).combine_chunks()
+        words, idx = _dictionary(self.parsed.table[src])
         pattern = re.compile(self.schema.network_pattern)
         cache = {} if cache is None else cache
-        words = enc.dictionary.to_pylist()
         lut = [cache.get(w) for w in words]
         why = {}
         for j, word in enumerate(words):
@@ -292,7 +309,6 @@ class SampleChecks:
             if key < 0:
                 why[j] = (f"network {words[j]!r} does not match the pattern {self.schema.network_pattern}"
                           if pattern.match(words[j]) is None else f"unknown network {words[j]!r} (not in any nets file)")
-        idx = enc.indices.to_numpy(zero_copy_only=False)
         mapped = np.asarray(lut, dtype=np.int32)[idx]
         self.flag(mapped < 0, lambda i: why[int(idx[i])], self.NETWORK_ORDER)
         self.columns["network"] = mapped
