@@ -23,6 +23,8 @@ import pyarrow.csv as pacsv
 from ..errors import InputError
 from .schema import DatasetSchema
 
+BLOCK_BYTES = 1 << 25  # one block per shard of up to 32 MB: one chunk per column, read without copies
+
 # A network resolver maps (stem or None, id) to an index into the networks table, or -1.
 Resolver = Callable[[str | None, int], int]
 
@@ -157,7 +159,7 @@ def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> _Parsed:
                       (schema.network_source, *(c.source for c in schema.categorical))})
     table = pacsv.read_csv(
         pa.py_buffer(raw.data),
-        read_options=pacsv.ReadOptions(column_names=raw.header, skip_rows=1),
+        read_options=pacsv.ReadOptions(column_names=raw.header, skip_rows=1, block_size=BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(delimiter=schema.separator, ignore_empty_lines=False,
                                          invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(include_columns=schema.sources, column_types=types, null_values=[],

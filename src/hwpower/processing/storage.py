@@ -25,7 +25,7 @@ from ..errors import InputError
 from .decimal import decode_targets
 from .features import NetworkParts
 
-ZSTD_LEVEL = 3  # level 1 is no faster here once the significands are byte-stream split, and larger
+ZSTD_LEVEL = 1  # level 3: 0.3 % smaller files, 15 % slower writes (measured on 900,000 rows)
 PARTS = ("networks", "network_blocks", "unique_blocks", "unique_layers")  # NetworkParts, one file each
 _METADATA = {b"hwpower_version": __version__.encode()}
 
