@@ -11,7 +11,7 @@ import pytest
 
 from hwpower.model.tables import network_tables
 from hwpower.networks import sample_networks
-from hwpower.processing import ProcessedDataset, load_processed, write_processed
+from hwpower.processing import ProcessedDataset, write_processed
 
 HW_NUMERIC = ["pe_rows", "pe_cols", "glb_kib", "dram_gbps", "freq_mhz"]
 HW_CATEGORICAL = {"bits": ["8", "16"], "dataflow": ["os", "ws"]}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..networks import BLOCK_TYPES, Block, Counts, Layer, LayerOp, Network
+from ..networks import BLOCK_TYPES, Block, Counts, Layer, LayerOp
 from .netread import NetworkSet
 
 COUNT_NAMES = [f.name for f in dataclasses.fields(Counts)]

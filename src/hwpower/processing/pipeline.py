@@ -21,14 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import __version__
 from ..errors import InputError
 from ..io import atomic_dir, write_json_atomic
+from .checks import CheckedFile
 from .dataset import FORMAT_VERSION, MANIFEST, ProcessedDataset
+from .decimal import encode_tables, encode_targets, stored_target_choice_text
 from .features import expand, feature_definitions, network_parts, parts_from_tables
 from .netread import NetworkSet
 from .reading import check_all, start_reading
-from .samples import CheckedFile
 from .samples import Reject
 from .schema import DatasetSchema, load_schema, schema_from_manifest
-from .decimal import encode_tables, encode_targets, stored_target_choice_text
 from .storage import SplitWriter, frame_columns, samples_table, write_parts, write_samples, write_table
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import InputError
 from .decimal import encode_tables, encode_targets
-from .samples import CheckedFile, RawFile, Reject, Resolver, SampleChecks, check_samples, load_raw, parse_samples
+from .checks import CheckedFile, SampleChecks, check_samples
+from .samples import RawFile, Reject, Resolver, load_raw, parse_samples
 from .schema import DatasetSchema, infer_schema
 
 log = logging.getLogger(__name__)
