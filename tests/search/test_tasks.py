@@ -104,3 +104,27 @@ def test_bad_queries_name_the_problem(ctx, nets):
     ctx.oracle = None
     with pytest.raises(InputError, match="needs an oracle"):
         recover(ctx, [RecoverQuery(nets[0], {"P": 1.0})], verify=True)
+
+
+def test_iterated_local_search_and_per_combination_polish_only_ever_improve(ctx, nets):
+    """Hops add perturbed-and-polished points to the pool and per-combination polish keeps more
+    points: the best predicted loss of a query can only stay or fall, never rise."""
+    from dataclasses import replace
+
+    from hwpower.search.descent import run
+    from hwpower.search.tasks import _problem
+
+    hw = pd.concat([HIDDEN.assign(pe_rows=64, freq_mhz=200)] * len(nets), ignore_index=True)
+    log_meas = torch.log(torch.tensor(FakeOracle().evaluate_many(nets, np.arange(len(nets)), hw)[["P_core", "P_bw"]]
+                                      .to_numpy(), dtype=torch.float32))
+
+    def loss(out, start):
+        return torch.stack([(out[n] - log_meas[:, i]) ** 2 for i, n in enumerate(["P_core", "P_bw"])], -1).mean(dim=(1, 2))
+
+    sur = ctx.surrogate(nets)
+    prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], {}, loss, 0)
+    base = replace(ctx.config, screen=64, polish_keep=2, polish_rounds=2)
+    plain = run(sur, prob, base)["loss"].min()
+    more = run(sur, prob, replace(base, polish_per_combo=True, hops=3, hop_keep=2, hop_tries=3))
+    assert more["loss"].min() <= plain + 1e-12
+    assert len(more) > len(run(sur, prob, base))  # the hops' points joined the pool

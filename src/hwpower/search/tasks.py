@@ -21,6 +21,8 @@ from .surrogate import SearchSurrogate
 
 MU = 1000.0  # weight of squared log constraint violations: a 1% violation costs 0.1 (in log units)
 RECOVER_MIN_DIST = 0.05
+IDENTIFY_KEEP = 4  # best points per categorical combination that go on to the polish
+IDENTIFY_HOPS = 4  # rounds of perturb-and-polish after the first polish (descent._hop)
 IDENTIFY_SCREEN = 2048  # random grid points scored for identify (see descent._screen)  # unit-cube distance between returned recover candidates (diversity)
 
 
@@ -152,8 +154,8 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
 
     prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
     # one joint fit is multimodal (corners of the grid, traded resources): screen and polish more
-    cfg = replace(ctx.config, screen=max(ctx.config.screen, IDENTIFY_SCREEN), polish_keep=max(ctx.config.polish_keep, 16),
-                  polish_rounds=max(ctx.config.polish_rounds, 30))
+    cfg = replace(ctx.config, screen=max(ctx.config.screen, IDENTIFY_SCREEN), polish_keep=IDENTIFY_KEEP, polish_per_combo=True,
+                  polish_rounds=max(ctx.config.polish_rounds, 30), hops=max(ctx.config.hops, IDENTIFY_HOPS))
     cands = ctx.domain.annotate(run(sur, prob, cfg))
     cands["rms_err_pct"] = 100 * np.sqrt(cands["loss"].to_numpy())
     cands = cands.sort_values(["in_domain", "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
