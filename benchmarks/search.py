@@ -127,8 +127,9 @@ def units(args, sizes, seeds, ctx, info):
     for s in seeds:
         for chunk in np.array_split(np.arange(per_seed), max(1, per_seed // 10)):
             out.append((recover_unit, (args.run, args.data, s * 1000 + int(chunk[0]), len(chunk))))
-    per_seed = int(np.ceil(sizes["identify"] / len(seeds)))
-    for s in seeds:
+    id_seeds = seeds[:sizes["identify"]]  # --quick: one case, not one per seed (an identify query takes ~26 s)
+    per_seed = int(np.ceil(sizes["identify"] / len(id_seeds)))
+    for s in id_seeds:
         for chunk in np.array_split(np.arange(per_seed), max(1, per_seed // 4)):
             out.append((identify_unit, (args.run, args.data, s, [int(i) for i in chunk])))
     seen = sorted(k for k in info.networks if k in ctx.train_networks)
