@@ -70,6 +70,7 @@ def test_parquet_layout(written):
     assert group.column(0).compression == "ZSTD"
     assert meta.metadata[b"hwpower_version"] == __version__.encode()
     assert "P" not in meta.schema.names  # only its residual is stored
+    assert meta.num_row_groups == 2  # one per train file, written as each was checked
 
 
 def test_networks_are_stored_as_distinct_blocks_and_expanded_on_reading(written):
@@ -116,3 +117,18 @@ def test_a_bad_nets_file_is_reported_before_a_bad_sample_file(tmp_path):
     with pytest.raises(InputError) as err:
         process(raw, progress=False)
     assert err.value.file.endswith("nets_0.json")
+
+
+def test_a_later_file_that_needs_more_digits_rewrites_the_split_exactly(tmp_path):
+    """The storage chosen on the first file is imposed on the next; a file it cannot hold (here a
+    latency with 8 digits) makes process choose again over all files and write the splits whole."""
+    first, later = make_rows(20, 1), make_rows(20, 2)
+    later[5]["latency_ms"] = 12.345678
+    later[5]["energy_mj"] = round(later[5]["P"] * later[5]["latency_ms"], 4)
+    raw = write_raw(tmp_path / "raw", [first, later], [make_rows(5, 3)])
+    ds = process(raw, tmp_path / "out", progress=False)
+    assert ds.manifest["storage"]["targets"]["latency_ms"]["digits"] == 9
+    back = load_processed(tmp_path / "out")
+    pd.testing.assert_frame_equal(back.train, ds.train, check_exact=True)
+    assert back.train["latency_ms"].iloc[25] == 12.345678
+    assert pq.ParquetFile(tmp_path / "out" / "train.parquet").metadata.num_row_groups == 1  # written whole
