@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
-from .samples import RawFile, Reject, Resolver, _needs_normalizing, _normalize, _Parsed, parse_samples
+from .samples import Parsed, RawFile, Reject, Resolver, needs_normalizing, normalize_padding, parse_samples
 from .schema import DatasetSchema
 
 
@@ -40,7 +40,7 @@ class SampleChecks:
 
     NETWORK_ORDER = 2  # after hardware checks, before target checks: as they appear in a row
 
-    def __init__(self, raw: RawFile, schema: DatasetSchema, parsed: _Parsed):
+    def __init__(self, raw: RawFile, schema: DatasetSchema, parsed: Parsed):
         self.raw, self.schema, self.parsed = raw, schema, parsed
         self.n = parsed.table.num_rows
         self.found: list[tuple[int, int, np.ndarray, Callable[[int], str]]] = []  # (order, seq, mask, why)
@@ -230,8 +230,8 @@ def check_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, ski
     # something looks wrong; padding makes a line split wrongly or a value fail a check.
     if not raw.normalized and checks.any_bad:
         raw.normalized = True
-        if _needs_normalizing(raw.data, raw.separator):
-            raw.data = _normalize(raw.data, raw.separator)
+        if needs_normalizing(raw.data, raw.separator):
+            raw.data = normalize_padding(raw.data, raw.separator)
             return check_samples(raw, schema, resolve, skip_bad_rows=skip_bad_rows)
     return checks.finish(skip_bad_rows)
 

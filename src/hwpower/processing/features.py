@@ -63,7 +63,6 @@ class _BlockRows:
     rows: list[list[float]] = field(default_factory=list)
     jsons: list[str] = field(default_factory=list)
     layer_rows: list[list[int]] = field(default_factory=list)
-    layer_start: list[int] = field(default_factory=list)
     layer_count: list[int] = field(default_factory=list)
 
     def add(self, block: Block) -> None:
@@ -73,7 +72,6 @@ class _BlockRows:
                           *(getattr(counts, n) for n in COUNT_NAMES),
                           *(_field_value(block, n, s) for n, s in BLOCK_FIELD_SPECS.items())])
         self.jsons.append(json.dumps(block.to_dict()))
-        self.layer_start.append(len(self.layer_rows))
         self.layer_count.append(len(layers))
         self.layer_rows += [[int(getattr(x, n)) for n in LAYER_FIELD_NAMES + LAYER_COUNT_NAMES] for x in layers]
 

@@ -92,7 +92,7 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
             for future in prepared:
                 future.cancel()  # after an error: do not parse the remaining shards
         schema, storage = samples.schema, samples.storage
-        numeric, categorical = [c.name for c in schema.numeric], {c.name: c.values for c in schema.categorical}
+        numeric, categorical = schema.numeric_names, schema.categorical_values
         files = {r: samples.parts[r] or [_no_rows(schema)] for r in ("train", "val")}
         stored = {r: samples.stored[r] or [_no_stored(schema, storage)] for r in ("train", "val")}
         rejects = _rejects_frame(samples.rejects)
@@ -135,8 +135,8 @@ class _EarlyWriter:
             return
         self.storage = self.storage or done.storage
         if role not in self.writers:
-            self.writers[role] = SplitWriter(self.folder / f"{role}.parquet", [c.name for c in schema.numeric],
-                                             {c.name: c.values for c in schema.categorical}, self.keys)
+            self.writers[role] = SplitWriter(self.folder / f"{role}.parquet", schema.numeric_names,
+                                             schema.categorical_values, self.keys)
         self.futures[role].append(self.pools[role].submit(self.writers[role].add, done.columns, done.stored, done.storage))
 
     def finish(self, storage: dict[str, dict]) -> list[str]:
@@ -251,14 +251,14 @@ def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]
     layers_per_block = np.bincount(parts.unique_layers["block_id"].to_numpy(), minlength=len(parts.unique_blocks))
     raw_manifest = raw_dir / "manifest.json"
     cols = [c.name for c in (*schema.numeric, *schema.categorical, *schema.targets)]
-    cats = {c.name: c.values for c in schema.categorical}
+    cats = schema.categorical_values
     return {
         "format": "hwpower-processed",
         "format_version": FORMAT_VERSION,
         "hwpower_version": __version__,
         "columns": {
-            "hardware_numeric": [c.name for c in schema.numeric],
-            "hardware_categorical": {c.name: list(c.values) for c in schema.categorical},
+            "hardware_numeric": schema.numeric_names,
+            "hardware_categorical": {name: list(values) for name, values in cats.items()},
             "network": "network",
             "targets": [t.name for t in schema.targets],
         },

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from .decimal import encode_tables, encode_targets
 from .checks import CheckedFile, SampleChecks, check_samples
-from .samples import RawFile, Reject, Resolver, load_raw, parse_samples
+from .samples import Parsed, RawFile, Reject, Resolver, load_raw, parse_samples
 from .schema import DatasetSchema, infer_schema
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,23 @@ class _Prepared:
     raw: RawFile
     schema: DatasetSchema
     checks: SampleChecks | None  # every check but the network column's, done (stage two)
-    parsed: Any = None  # samples._Parsed, from stage one until stage two checks it
+    parsed: Parsed | None = None  # from stage one until stage two checks it
 
 
 @dataclass
 class SampleResult:
-    """Every shard checked: the schema used, per role and file the checked columns and the targets as
-    stored (under ``storage``), rejects, one source entry per file."""
+    """Every shard checked: the schema used, per role the checked files, their targets as stored under
+    one ``storage`` (set by :func:`_settle_storage`), rejects, one source entry per file."""
 
     schema: DatasetSchema
-    parts: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=lambda: {"train": [], "val": []})
-    stored: dict[str, list[Any]] = field(default_factory=lambda: {"train": [], "val": []})
+    files: dict[str, list[CheckedFile]] = field(default_factory=lambda: {"train": [], "val": []})
+    stored: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=lambda: {"train": [], "val": []})
     storage: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def parts(self) -> dict[str, list[dict[str, np.ndarray]]]:
+        """Per role, each file's checked columns."""
+        return {role: [f.columns for f in files] for role, files in self.files.items()}
     rejects: list[Reject] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
 
@@ -118,8 +123,7 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
         done = check_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, checks=p.checks, cache=cache)
         if on_checked is not None:
             on_checked(p.role, done, p.schema)
-        out.parts[p.role].append(done.columns)
-        out.stored[p.role].append(done)
+        out.files[p.role].append(done)
         out.rejects += done.rejects
         p.raw.hash()  # done by stage two, unless the file was re-read here
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
@@ -134,18 +138,16 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
 def _settle_storage(out: SampleResult) -> None:
     """One storage for every shard: the one chosen while reading when every shard was encoded with it,
     else one chosen over all shards now (after bad rows were dropped)."""
-    files = [f for role in ("train", "val") for f in out.stored[role]]
-    if files and all(f.stored is not None and f.storage == files[0].storage for f in files):
-        out.storage = files[0].storage
-        for role in ("train", "val"):
-            out.stored[role] = [f.stored for f in out.stored[role]]
-        return
-    names = [t.name for t in out.schema.targets]
-    shards = [(role, i) for role in ("train", "val") for i in range(len(out.parts[role]))]
-    tables = [{n: out.parts[r][i][n] for n in names} for r, i in shards]
-    arrays, out.storage = encode_tables(tables or [{n: np.empty(0) for n in names}], out.schema.relations)
-    for (r, i), stored in zip(shards, arrays):
-        out.stored[r][i] = stored
+    files = [(role, f) for role in ("train", "val") for f in out.files[role]]
+    if files and all(f.stored is not None and f.storage == files[0][1].storage for _, f in files):
+        out.storage = files[0][1].storage
+        arrays = [f.stored for _, f in files]
+    else:
+        names = [t.name for t in out.schema.targets]
+        tables = [{n: f.columns[n] for n in names} for _, f in files]
+        arrays, out.storage = encode_tables(tables or [{n: np.empty(0) for n in names}], out.schema.relations)
+    for (role, _), stored in zip(files, arrays):
+        out.stored[role].append(stored)
 
 
 def _sniffed(raw: RawFile) -> str:

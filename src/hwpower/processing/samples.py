@@ -112,10 +112,10 @@ _EDGE_SPACE = re.compile(rb"^[ \t]+|[ \t]+(?=\r?$)", re.MULTILINE)
 _SPACE_RUN = re.compile(rb"[ \t]+")
 
 
-def _normalize(raw: bytes, sep: str) -> bytes:
+def normalize_padding(raw: bytes, sep: str) -> bytes:
     """Remove padding pyarrow would keep: runs of whitespace when the separator is whitespace,
     spaces around other separators, spaces at line starts and ends. Copies only when needed."""
-    if not _needs_normalizing(raw, sep):
+    if not needs_normalizing(raw, sep):
         return raw  # the usual case: our own files are already single-spaced
     raw = _EDGE_SPACE.sub(b"", raw)
     if sep == " ":
@@ -123,7 +123,7 @@ def _normalize(raw: bytes, sep: str) -> bytes:
     return re.sub(rb"[ \t]*" + re.escape(sep.encode()) + rb"[ \t]*", sep.encode(), raw)
 
 
-def _needs_normalizing(raw: bytes, sep: str) -> bool:
+def needs_normalizing(raw: bytes, sep: str) -> bool:
     """One vectorised pass (``bytes.find`` of two-byte needles is several times slower on large files)."""
     if (sep == " " and b"\t" in raw) or raw[:1] in (b" ", b"\t"):
         return True
@@ -134,13 +134,13 @@ def _needs_normalizing(raw: bytes, sep: str) -> bool:
 
 
 @dataclass
-class _Parsed:
+class Parsed:
     table: pa.Table
     text_cols: dict[str, pa.ChunkedArray] | None  # raw strings, only on the slow path
     invalid_lines: dict[int, str]  # line -> problem, for lines pyarrow could not split
 
 
-def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> _Parsed:
+def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> Parsed:
     invalid: list[tuple[int, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -163,7 +163,7 @@ def _parse(raw: RawFile, schema: DatasetSchema, as_text: bool) -> _Parsed:
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
     lines = _locate_invalid(raw.data, invalid) if invalid else {}
-    return _Parsed(table, {s: table[s] for s in schema.sources} if as_text else None, lines)
+    return Parsed(table, {s: table[s] for s in schema.sources} if as_text else None, lines)
 
 
 def _locate_invalid(data: bytes, invalid: list[tuple[int, int, str]]) -> dict[int, str]:
@@ -177,7 +177,7 @@ def _locate_invalid(data: bytes, invalid: list[tuple[int, int, str]]) -> dict[in
     return out
 
 
-def parse_samples(raw: RawFile, schema: DatasetSchema) -> _Parsed:
+def parse_samples(raw: RawFile, schema: DatasetSchema) -> Parsed:
     """pyarrow's typed parse of one file (no Python per row; releases the GIL): the part of
     :func:`read_samples` that needs no networks, so it can run in a background thread."""
     try:

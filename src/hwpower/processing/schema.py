@@ -111,6 +111,15 @@ class DatasetSchema:
             t.source for t in self.targets]
 
     @property
+    def numeric_names(self) -> list[str]:
+        return [c.name for c in self.numeric]
+
+    @property
+    def categorical_values(self) -> dict[str, tuple]:
+        """Each categorical column's allowed values (their order gives the stored codes)."""
+        return {c.name: c.values for c in self.categorical}
+
+    @property
     def units(self) -> dict[str, str]:
         out = {c.name: c.unit for c in self.numeric}
         out.update({t.name: t.unit for t in self.targets})

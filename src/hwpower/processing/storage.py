@@ -133,8 +133,6 @@ def _to_pandas(column: pa.ChunkedArray) -> Any:
     """Words with few values as pandas categoricals, integer categoricals as their values."""
     if pa.types.is_dictionary(column.type):
         col = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        if len(col) == 0 and col.dictionary is None:
-            col = pa.DictionaryArray.from_arrays(pa.array([], col.type.index_type), pa.array([], col.type.value_type))
         codes = col.indices.to_numpy(zero_copy_only=False)
         if pa.types.is_integer(col.type.value_type):
             return col.dictionary.to_numpy()[codes]

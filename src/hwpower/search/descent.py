@@ -147,9 +147,8 @@ def _hop(sur: SearchSurrogate, prob: Problem, index: torch.Tensor, start: torch.
         keep = _best_per_group(prob.group[start], loss, cfg.hop_keep)
         s = start[keep].repeat_interleave(cfg.hop_tries)
         i = index[keep].repeat_interleave(cfg.hop_tries, dim=0)
-        lo, hi = prob.idx_lo[s], prob.idx_hi[s]
-        redraw = lo + (torch.rand(lo.shape, generator=gen) * (hi - lo + 1)).long().clamp_max(hi - lo)
-        pick = torch.rand(lo.shape, generator=gen).argsort(dim=1) < cfg.hop_params  # hop_params columns per row
+        redraw = _uniform_index(prob.idx_lo[s], prob.idx_hi[s], gen)
+        pick = torch.rand(redraw.shape, generator=gen).argsort(dim=1) < cfg.hop_params  # hop_params columns per row
         i = torch.where(pick, redraw, i)
         other = torch.multinomial(allowed[prob.group[s]].float(), 1, generator=gen)[:, 0]
         c = torch.where(torch.rand(len(s), generator=gen) < 0.25, other, combo[keep].repeat_interleave(cfg.hop_tries))
@@ -166,11 +165,15 @@ def _screen(prob: Problem, n: int, n_combos: int, seed: int) -> tuple[torch.Tens
     groups = torch.unique(prob.group)
     first = torch.stack([torch.nonzero(prob.group == g)[0, 0] for g in groups])  # a start of each query
     start = first.repeat_interleave(n)
-    lo, hi = prob.idx_lo[start], prob.idx_hi[start]
-    index = lo + (torch.rand(lo.shape, generator=gen) * (hi - lo + 1)).long().clamp_max(hi - lo)
+    index = _uniform_index(prob.idx_lo[start], prob.idx_hi[start], gen)
     allowed = _allowed_combos(prob, n_combos)[prob.group[start]]  # (N, C)
     combo = torch.multinomial(allowed.float(), 1, generator=gen)[:, 0]
     return index, start, combo
+
+
+def _uniform_index(lo: torch.Tensor, hi: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Grid indices drawn uniformly between ``lo`` and ``hi`` (inclusive), element by element."""
+    return lo + (torch.rand(lo.shape, generator=gen) * (hi - lo + 1)).long().clamp_max(hi - lo)
 
 
 def _snap(sur: SearchSurrogate, num_norm: torch.Tensor, prob: Problem) -> torch.Tensor:
