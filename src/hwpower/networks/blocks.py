@@ -245,12 +245,12 @@ class MBConvBlock(Block):
                 Layer(f"{prefix}se.pool", LayerOp.POOL, mid, mid, out_size, 1, kernel=out_size, stride=out_size),
                 Layer(f"{prefix}se.reduce", LayerOp.CONV, mid, sq, 1, 1, bias=True),
                 Layer(f"{prefix}se.expand", LayerOp.CONV, sq, mid, 1, 1, bias=True),
-                Layer(f"{prefix}se.scale", LayerOp.ELTWISE, mid, mid, out_size, out_size, n_inputs=2),
+                Layer(f"{prefix}se.scale", LayerOp.ELTWISE, mid, mid, out_size, out_size, n_inputs=2, joins="se"),
             ]
         out.append(Layer(f"{prefix}project", LayerOp.CONV, mid, self.out_channels, out_size, out_size, norm=True))
         if self.residual:
             out.append(Layer(f"{prefix}add", LayerOp.ELTWISE, self.out_channels, self.out_channels, out_size,
-                             out_size, n_inputs=2))
+                             out_size, n_inputs=2, joins="input"))
         return out
 
 
@@ -293,7 +293,7 @@ class ResidualBlock(Block):
         if s != 1 or c_in != c_out:
             out.append(Layer(f"{prefix}downsample", LayerOp.CONV, c_in, c_out, size, out_size, 1, s, norm=True,
                              branch=True))
-        out.append(Layer(f"{prefix}add", LayerOp.ELTWISE, c_out, c_out, out_size, out_size, n_inputs=2))
+        out.append(Layer(f"{prefix}add", LayerOp.ELTWISE, c_out, c_out, out_size, out_size, n_inputs=2, joins="input"))
         return out
 
 
@@ -378,7 +378,7 @@ class AddBlock(Block):
 
     def layers(self, prefix: str = "") -> list[Layer]:
         return [Layer(f"{prefix}add", LayerOp.ELTWISE, self.channels, self.channels, self.input_size,
-                      self.input_size, n_inputs=2)]
+                      self.input_size, n_inputs=2, joins="earlier")]
 
 
 def block_from_dict(data: Any) -> Block:

@@ -12,7 +12,18 @@ from typing import Any
 
 from ..errors import InputError
 from ..io import write_text_atomic
+from .graph import GraphNetwork
 from .network import Network
+
+AnyNetwork = Network | GraphNetwork
+
+
+def network_from_dict(data: Any) -> AnyNetwork:
+    """A network's JSON value: an operator graph (``ops``) or a block sequence (``blocks``, or a
+    bare list of blocks)."""
+    if isinstance(data, dict) and "ops" in data:
+        return GraphNetwork.from_dict(data)
+    return Network.from_dict(data)
 
 
 class _Pairs(list):
@@ -66,7 +77,7 @@ def _net_id(key: str, file: str) -> int:
     return int(key)
 
 
-def parse_networks(text: str, *, file: str = "<string>") -> dict[int, Network]:
+def parse_networks(text: str, *, file: str = "<string>") -> dict[int, AnyNetwork]:
     """Parse the text of a nets file; raises :class:`InputError` naming file, id and block."""
     if not text.strip():
         raise InputError("empty file: expected a JSON object mapping network ids to networks", file=file)
@@ -83,20 +94,20 @@ def parse_networks(text: str, *, file: str = "<string>") -> dict[int, Network]:
                          f"got {type(data).__name__}", file=file)
     if not data:
         raise InputError("no networks in file", file=file)
-    nets: dict[int, Network] = {}
+    nets: dict[int, AnyNetwork] = {}
     for key, value in data if pairs else data.items():
         net_id = _net_id(key, file)
         if net_id in nets:
             raise InputError(f"duplicate network id {net_id}", file=file, where=f"network {net_id}")
         try:
-            nets[net_id] = Network.from_dict(_network_data(value) if pairs else value)
+            nets[net_id] = network_from_dict(_network_data(value) if pairs else value)
         except ValueError as exc:
             raise InputError(str(exc), file=file, where=f"network {net_id}") from None
     return nets
 
 
-def read_networks(path: str | os.PathLike[str]) -> dict[int, Network]:
-    """Read a nets file: ``{"17": {"input_resolution": 224, "blocks": [...]}, ...}``."""
+def read_networks(path: str | os.PathLike[str]) -> dict[int, AnyNetwork]:
+    """Read a nets file: ``{"17": {"input_resolution": 224, "blocks": [...]}, "18": {"inputs": ..., "ops": [...]}}``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -118,16 +129,26 @@ def canonical_network_head(input_resolution: int, name: str | None) -> str:
     return ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in head.items())
 
 
-def dumps_networks(nets: dict[int, Network]) -> str:
-    """One block per line: readable, diffable, and compact enough for thousands of networks."""
+def _dumps_graph(net: GraphNetwork) -> str:
+    head = net.to_dict()
+    ops = ",\n   ".join(json.dumps(op.to_dict()) for op in net.ops)
+    fields = ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in head.items() if key != "ops")
+    return f"{{{fields}, \"ops\": [\n   {ops}\n  ]}}"
+
+
+def dumps_networks(nets: dict[int, AnyNetwork]) -> str:
+    """One block (or operator) per line: readable, diffable, and compact enough for thousands of networks."""
     parts = []
     for k in sorted(nets):
         net = nets[k]
+        if isinstance(net, GraphNetwork):
+            parts.append(f' "{k}": {_dumps_graph(net)}')
+            continue
         blocks = ",\n   ".join(json.dumps(b.to_dict()) for b in net.blocks)
         parts.append(f' "{k}": {{{canonical_network_head(net.input_resolution, net.name)}, "blocks": [\n   {blocks}\n  ]}}')
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def write_networks(path: str | os.PathLike[str], nets: dict[int, Network]) -> None:
+def write_networks(path: str | os.PathLike[str], nets: dict[int, AnyNetwork]) -> None:
     """Write atomically (temporary name, then rename); ids in increasing order."""
     write_text_atomic(path, dumps_networks(nets))

@@ -60,21 +60,16 @@ class Geometry:
     kg: np.ndarray
     ws: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) weight stationary
     os: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) output stationary
+    array: np.ndarray  # 1 where the operator passes through the PE array, 0 for pure data movement
 
     @classmethod
     def of(cls, t: LayerTable) -> Geometry:
         f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
-        is_mac = (t.op == LayerOp.CONV) | (t.op == LayerOp.LINEAR)
-        lin = t.op == LayerOp.LINEAR
-        g = np.where(lin, 1, t.groups)
-        cg = np.where(is_mac, t.in_channels // np.maximum(g, 1), 1)
-        kg = np.where(is_mac, t.out_channels // np.maximum(g, 1), 1)
-        pq = np.where(lin, 1, t.out_size ** 2)
-        rs = np.where(lin, 1, t.kernel ** 2)
-        ws = (f(np.where(is_mac, cg * rs, 1)), f(kg), f(np.where(is_mac, g * pq, 0)))
-        os = (f(np.where(is_mac, pq, 1)), f(np.where(is_mac, g * kg, 1)), f(np.where(is_mac, cg * rs, 0)))
-        return cls(macs=f(t.macs), other=f(t.other_ops), w=f(np.where(is_mac, g * kg * cg * rs, 0)),
-                   i=f(t.in_act), o=f(t.out_act), kg=f(kg), ws=ws, os=os)
+        g, red, kg, pq = f(t.groups), f(t.red), f(t.kout), f(t.pos)
+        ws = (red, kg, g * pq)
+        os = (np.maximum(pq, 1), g * kg, np.where(t.macs > 0, red, 0.0))
+        return cls(macs=f(t.macs), other=f(t.other_ops), w=f(t.w_words), i=f(t.i_words), o=f(t.o_words),
+                   kg=kg, ws=ws, os=os, array=f(t.op != LayerOp.MOVE))
 
 
 @dataclass(frozen=True)
@@ -159,6 +154,7 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool) 
         array_words = inputs + g.w + g.o * (2 * passes - 1)
     else:  # outputs once; weights once per pass
         array_words = inputs + g.w * passes + g.o
+    array_words = array_words * g.array  # data movement goes buffer to buffer, not through the PEs
 
     buf_words = hw.glb_kib * (1024 * 8 / 2) / hw.bits  # half the buffer holds the resident tile
     tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights

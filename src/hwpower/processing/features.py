@@ -21,7 +21,8 @@ from .netread import NetworkSet
 
 COUNT_NAMES = [f.name for f in dataclasses.fields(Counts)]
 LAYER_COUNT_NAMES = [n for n in COUNT_NAMES if isinstance(getattr(Layer, n, None), property)]
-LAYER_FIELD_NAMES = [f.name for f in dataclasses.fields(Layer) if f.name != "name"]
+# "joins" only wires the operator graph (networks/expand.py); it is not a feature of a layer.
+LAYER_FIELD_NAMES = [f.name for f in dataclasses.fields(Layer) if f.name not in ("name", "joins")]
 SHAPE_NAMES = ["in_channels", "in_size", "out_channels", "out_size"]
 TYPE_NAMES = list(BLOCK_TYPES)  # registration order: a new block type appends, earlier codes stay
 
