@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-extras=${HWPOWER_EXTRAS:-zigzag,ray,dev}
+extras=${HWPOWER_EXTRAS:-zigzag,ray,imports,dev}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
