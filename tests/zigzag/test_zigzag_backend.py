@@ -95,7 +95,7 @@ def test_energy_rises_by_the_mac_energy_difference():
 
 def test_non_mac_layers_are_refused():
     pool = Layer("pool", LayerOp.POOL, 16, 16, 14, 7, kernel=2, stride=2)
-    with pytest.raises(InputError, match="pool.*convolution and linear layers only"):
+    with pytest.raises(InputError, match="pool.*convolution, linear and matmul operators only"):
         ZigZagOracle().layer_cost(pool, HW)
 
 

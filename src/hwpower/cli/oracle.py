@@ -55,7 +55,7 @@ def _table(title: str, df: pd.DataFrame, fmt: str = "{:.4g}") -> Table:
 
 
 def oracle_cmd(
-    nets_file: Path = typer.Argument(..., help="A nets_*.json file."),
+    nets_file: Path = typer.Argument(..., help="A nets_*.json file (block or operator-graph networks)."),
     net_id: int = typer.Option(..., "--id", help="Network id in the file."),
     hw: str = typer.Option(..., help="All hardware parameters: pe_rows=16,pe_cols=16,rf_bytes=64,glb_kib=256,"
                                      "dram_gbps=8,freq_mhz=500,bits=8,dataflow=ws"),
@@ -63,7 +63,8 @@ def oracle_cmd(
     dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="Print the per-layer breakdown."),
 ) -> None:
-    """Power, latency and energy of one network on one configuration, with a per-layer breakdown."""
+    """Power, latency and energy of one network (block or operator graph) on one configuration, with a
+    per-layer (per-operator) breakdown."""
     import pandas as pd
 
     from ..networks import read_networks
@@ -80,7 +81,7 @@ def oracle_cmd(
         detail = oracle.breakdown(net, config) if layers else None
     if detail is not None:
         shown = pd.DataFrame({
-            "layer": detail["name"], "op": detail["op"], "MMACs": detail["macs"] / 1e6,
+            "layer": detail["name"], "op": detail["op"], "unit": detail["unit"], "MMACs": detail["macs"] / 1e6,
             "util": detail["utilisation"], "bound": detail["bound"], "ms": detail["latency_ms"],
             "core mJ": detail[[f"{x}_mj" for x in ("mac", "rf", "noc", "glb", "leak")]].sum(axis=1),
             "DRAM mJ": detail["dram_mj"] + detail["dram_bg_mj"], "DRAM kB": detail["dram_bytes"] / 1e3,

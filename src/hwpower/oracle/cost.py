@@ -1,8 +1,19 @@
 """The vectorised per-layer cost model: (configurations x layers) arrays, no loop over either.
 
 Loop nest of a layer (batch 1): groups G, output channels per group Kg, input channels per group Cg,
-output pixels PQ, kernel taps RS. Fully connected layers are 1x1 convolutions on one pixel; pooling
-and element-wise layers run on the PE adders (``other_ops``), move their tensors and do no MACs.
+output pixels PQ, kernel taps RS. Fully connected layers are 1x1 convolutions on one pixel; a matmul
+A (.., M, K) x B (.., K, N) is G = batch, Cg*RS = K, Kg = N, PQ = M, with B as the stationary
+operand (fetched like weights) and A streaming like inputs.
+
+Where each operator kind runs (docs/oracle.md, "Operator kinds"):
+
+- the PE array: MAC kinds (conv, linear, matmul); pooling and element-wise operators run their
+  ``other_ops`` on the R*C PE adders and move their tensors through the array network;
+- the vector unit (``VECTOR_KINDS``: normalization, softmax, upsampling): ``pe_cols`` lanes at the
+  array's output edge, one op per lane per cycle at the add energy, reading and writing the global
+  buffer directly (no register file, no array network);
+- memory only (``MEMORY_KINDS``: data movement, embedding look-ups): DRAM and buffer traffic, no
+  arithmetic; a view has no traffic either and costs nothing.
 
 Spatial mapping on an R x C array (dimension D1 on rows, D2 on columns, T iterations in time):
 
@@ -46,6 +57,10 @@ from . import constants as K
 
 RF_PIPELINE_WORDS = 2  # register-file words kept for the two streaming operands
 RF_ACCESSES_PER_MAC = 3
+# Pooling and element-wise operators stay on the PE adders, as block networks have always been
+# costed (the embedded data depends on it); issue 13 may move them to the vector unit too.
+VECTOR_KINDS = (LayerOp.NORM, LayerOp.SOFTMAX, LayerOp.UPSAMPLE)
+MEMORY_KINDS = (LayerOp.MOVE, LayerOp.EMBEDDING)
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,8 @@ class Geometry:
     kg: np.ndarray
     ws: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) weight stationary
     os: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) output stationary
-    array: np.ndarray  # 1 where the operator passes through the PE array, 0 for pure data movement
+    array: np.ndarray  # 1 where the operator passes through the PE array
+    vector: np.ndarray  # 1 where it runs on the vector unit; neither: memory traffic only
 
     @classmethod
     def of(cls, t: LayerTable) -> Geometry:
@@ -68,8 +84,10 @@ class Geometry:
         g, red, kg, pq = f(t.groups), f(t.red), f(t.kout), f(t.pos)
         ws = (red, kg, g * pq)
         os = (np.maximum(pq, 1), g * kg, np.where(t.macs > 0, red, 0.0))
+        vector = np.isin(t.op, [int(k) for k in VECTOR_KINDS])
+        array = ~vector & ~np.isin(t.op, [int(k) for k in MEMORY_KINDS])
         return cls(macs=f(t.macs), other=f(t.other_ops), w=f(t.w_words), i=f(t.i_words), o=f(t.o_words),
-                   kg=kg, ws=ws, os=os, array=f(t.op != LayerOp.MOVE))
+                   kg=kg, ws=ws, os=os, array=f(array), vector=f(vector))
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,8 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool) 
     d1, d2, t = g.ws if ws else g.os
     fold1, fold2 = np.ceil(d1 / R), np.ceil(d2 / C)
     mac_cycles = fold1 * fold2 * t
-    cycles = mac_cycles + np.ceil(g.other / (R * C))
+    # Array operators use all R*C PE adders; the vector unit has one lane per array column.
+    cycles = mac_cycles + np.ceil(g.other * g.array / (R * C)) + np.ceil(g.other * g.vector / C)
 
     h = np.maximum(hw.rf_bytes * 8 / hw.bits - RF_PIPELINE_WORDS, 1)
     inputs = g.macs / g.kg * np.ceil(g.kg / C) + (g.macs == 0) * g.i
@@ -160,7 +179,8 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool) 
     tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights
     tiles_i = np.maximum(np.ceil(g.i / buf_words), 1)
     dram_words = np.minimum(g.w + tiles_w * g.i, tiles_i * g.w + g.i) + g.o
-    glb_words = array_words + dram_words
+    vector_words = (g.i + g.o) * g.vector  # the vector unit reads and writes the buffer directly
+    glb_words = array_words + vector_words + dram_words
 
     f_hz = hw.freq_mhz * 1e6
     latency_s = np.maximum(np.maximum(cycles, glb_words / (R + C)) / f_hz,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..networks import Network
+from ..networks import AnyNetwork
 from ..networks.layers import LayerTable
 from . import constants as K
 from .cost import Energies, Geometry, HwArrays, energies, hw_arrays, layer_costs
@@ -98,9 +98,9 @@ class Oracle:
     def __init__(self, settings: OracleSettings = OracleSettings()):
         self.settings = settings
         # Loop bounds per network, by identity (the network is kept, so its id cannot be reused).
-        self._geometry: dict[int, tuple[Network, Geometry]] = {}
+        self._geometry: dict[int, tuple[AnyNetwork, Geometry]] = {}
 
-    def _geometry_of(self, net: Network) -> Geometry:
+    def _geometry_of(self, net: AnyNetwork) -> Geometry:
         hit = self._geometry.get(id(net))
         if hit is None or hit[0] is not net:
             if len(self._geometry) >= GEOMETRY_CACHE:
@@ -153,13 +153,13 @@ class Oracle:
                              "latency_ms": t * 1e3, "energy_mj": (e_core + e_bw) * 1e3}, index=index)
 
     # -- public API -----------------------------------------------------------------------------
-    def evaluate(self, net: Network, hw: pd.DataFrame) -> pd.DataFrame:
+    def evaluate(self, net: AnyNetwork, hw: pd.DataFrame) -> pd.DataFrame:
         """Network outputs per hardware row (rows aligned with ``hw``, same index)."""
         check_hardware(hw)
         h = hw_arrays(hw)
         return self._frame(self._totals(self._geometry_of(net), h, self._energies(h)), hw.index)
 
-    def evaluate_many(self, nets: Sequence[Network], net_index: np.ndarray, hw: pd.DataFrame) -> pd.DataFrame:
+    def evaluate_many(self, nets: Sequence[AnyNetwork], net_index: np.ndarray, hw: pd.DataFrame) -> pd.DataFrame:
         """Row i = ``nets[net_index[i]]`` on hardware row i; rows are grouped by network inside."""
         check_hardware(hw)
         net_index = np.asarray(net_index)
@@ -178,20 +178,26 @@ class Oracle:
                 tot[rows] = self._totals(g, h.take(rows), e.take(rows))
         return self._frame(tot, hw.index)
 
-    def breakdown(self, net: Network, hw: Mapping[str, Any]) -> pd.DataFrame:
-        """Per-layer costs of ``net`` on one configuration (``hw`` maps parameter -> value)."""
+    def breakdown(self, net: AnyNetwork, hw: Mapping[str, Any]) -> pd.DataFrame:
+        """Per-layer (per-operator) costs of ``net`` on one configuration (``hw`` maps parameter ->
+        value): block and graph networks alike. ``unit`` says where the operator runs (``array``,
+        ``vector`` or ``memory``); ``bound`` is ``none`` for an operator that costs nothing (a view)."""
         one = {k: [hw[k]] for k in HW_PARAMS if k in hw}
         check_hardware(one)
         layers = net.layers
-        c = self.evaluate_layers(LayerTable.from_layers(layers), one)
+        table = net.layer_table()
+        c = self.evaluate_layers(table, one)
+        g = Geometry.of(table)
         bits = float(hw["bits"])
         row = {k: v[0] for k, v in c.items()}
+        times = np.stack([row["compute_s"], row["glb_s"], row["dram_s"]])
+        bound = np.array(["compute", "buffer", "dram"])[np.argmax(times, axis=0)]
         df = pd.DataFrame({
             "name": [x.name for x in layers], "op": [x.op.name.lower() for x in layers],
-            "macs": [x.macs for x in layers], "cycles": row["cycles"].astype(np.int64),
+            "unit": np.where(g.array > 0, "array", np.where(g.vector > 0, "vector", "memory")),
+            "macs": table.macs, "cycles": row["cycles"].astype(np.int64),
             "utilisation": row["utilisation"], "latency_ms": row["latency_s"] * 1e3,
-            "bound": np.array(["compute", "buffer", "dram"])[np.argmax(
-                np.stack([row["compute_s"], row["glb_s"], row["dram_s"]]), axis=0)],
+            "bound": np.where(times.max(axis=0) > 0, bound, "none"),
         })
         for level in ("mac", "rf", "noc", "glb", "leak", "dram", "dram_bg"):
             df[f"{level}_mj"] = row[f"e_{level}_pj"] * 1e-9

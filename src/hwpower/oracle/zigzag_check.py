@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,11 @@ import pandas as pd
 from rich.progress import Progress
 from scipy.stats import spearmanr
 
-from ..networks import Layer, LayerOp, LayerTable, sample_networks
+from ..networks import Layer, LayerOp, LayerTable, Op, sample_networks
 from .model import Oracle, OracleSettings
 from .space import HardwareSpace
 from .zigzag_oracle import MAC_OPS, ZigZagOracle
+from .zigzag_translate import loop_nest
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +50,21 @@ def reference_layers() -> list[Layer]:
     ]
 
 
-def layer_kind(layer: Layer) -> str:
-    if layer.op is LayerOp.LINEAR:
-        return "fc"
-    if layer.groups > 1 and layer.groups == layer.in_channels:
-        return "depthwise"
-    return "pointwise" if layer.kernel == 1 else "conv"
+def attention_matmuls() -> list[Op]:
+    """Activation-activation matmuls of attention (Q K^T and A V per head) in the shapes of classic
+    transformers: BERT-base at 128 tokens (12 heads of 64), ViT-Ti/16 (3 heads of 64, 197 tokens),
+    DeiT-S/16 (6 heads of 64), MobileViT-XS-like small attention (4 heads of 24 on 64 tokens)."""
+    def pair(name: str, heads: int, tokens: int, d: int) -> list[Op]:
+        q, kt, att = (1, heads, tokens, d), (1, heads, d, tokens), (1, heads, tokens, tokens)
+        return [Op.build(f"{name}_qk", "matmul", ["q", "kt"], [q, kt], att),
+                Op.build(f"{name}_av", "matmul", ["a", "v"], [att, q], q)]
+    return [*pair("bert_base", 12, 128, 64), *pair("vit_ti", 3, 197, 64), *pair("deit_s", 6, 197, 64),
+            *pair("small_attn", 4, 64, 24)]
+
+
+def layer_kind(layer: Layer | Op) -> str:
+    """conv, pointwise, depthwise, fc or matmul."""
+    return loop_nest(layer).kind
 
 
 def layer_pool(seed: int, n_networks: int = 4) -> list[Layer]:
@@ -67,12 +78,15 @@ def layer_pool(seed: int, n_networks: int = 4) -> list[Layer]:
     return list(seen.values())
 
 
-def _pairs(n_pairs: int, seed: int) -> tuple[list[Layer], pd.DataFrame]:
+def _pairs(n_pairs: int, seed: int, pool: Sequence[Layer | Op] | None = None) -> tuple[list[Layer | Op], pd.DataFrame]:
     """Every other pair takes a reference layer, so dense and FC layers are not swamped by the
-    OFA networks' many pointwise and depthwise layers."""
-    ofa, ref = layer_pool(seed), reference_layers()
+    OFA networks' many pointwise and depthwise layers; with ``pool``, every pair draws from it."""
     rng = np.random.default_rng(seed)
-    layers = [ref[rng.integers(len(ref))] if i % 2 else ofa[rng.integers(len(ofa))] for i in range(n_pairs)]
+    if pool is not None:
+        layers = [pool[rng.integers(len(pool))] for _ in range(n_pairs)]
+    else:
+        ofa, ref = layer_pool(seed), reference_layers()
+        layers = [ref[rng.integers(len(ref))] if i % 2 else ofa[rng.integers(len(ofa))] for i in range(n_pairs)]
     return layers, HardwareSpace.default().sample(n_pairs, seed).reset_index(drop=True)
 
 
@@ -86,8 +100,11 @@ def _summary(table: pd.DataFrame) -> dict[str, float]:
 
 
 def cross_check(n_pairs: int = 50, seed: int = 0, settings: OracleSettings = OracleSettings(),
-                zigzag: ZigZagOracle | None = None) -> dict[str, Any]:
+                zigzag: ZigZagOracle | None = None, layers: Sequence[Layer | Op] | None = None) -> dict[str, Any]:
     """Per-layer energy and latency of ZigZag against the analytical oracle on random pairs.
+
+    ``layers``: draw every pair's layer from these (e.g. :func:`attention_matmuls`) instead of the
+    default mix of OFA-MobileNetV3 and classic layers.
 
     Returns ``spearman_energy``, ``spearman_latency``, ``median_ratio_energy`` and
     ``median_ratio_latency`` (ZigZag / analytical), the same four per layer kind and per dataflow
@@ -96,7 +113,7 @@ def cross_check(n_pairs: int = 50, seed: int = 0, settings: OracleSettings = Ora
     """
     if n_pairs < 3:
         raise ValueError(f"n_pairs must be at least 3 for a rank correlation, got {n_pairs}")
-    layers, hw = _pairs(n_pairs, seed)
+    layers, hw = _pairs(n_pairs, seed, layers)
     zz = zigzag or ZigZagOracle(settings)
     oracle = Oracle(settings)
     rows = []
@@ -104,7 +121,7 @@ def cross_check(n_pairs: int = 50, seed: int = 0, settings: OracleSettings = Ora
         task = progress.add_task("ZigZag cross-check", total=n_pairs)
         for i, layer in enumerate(layers):
             cfg = hw.iloc[i]
-            an = oracle.evaluate_layers(LayerTable.from_layers([layer]), hw.iloc[[i]])
+            an = oracle.evaluate_layers(LayerTable.from_rows([LayerTable.row(layer)]), hw.iloc[[i]])
             t0 = time.perf_counter()
             c = zz.layer_cost(layer, cfg)
             rows.append(_row(layer, cfg, an, c, time.perf_counter() - t0))
@@ -120,7 +137,7 @@ def cross_check(n_pairs: int = 50, seed: int = 0, settings: OracleSettings = Ora
     return out
 
 
-def _row(layer: Layer, cfg: pd.Series, an: dict[str, np.ndarray], c, seconds: float) -> dict[str, Any]:
+def _row(layer: Layer | Op, cfg: pd.Series, an: dict[str, np.ndarray], c, seconds: float) -> dict[str, Any]:
     a = {k: float(v[0, 0]) for k, v in an.items()}
     z = c.zigzag
     return {

@@ -17,17 +17,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..networks import Network
-from ..networks.layers import Layer, LayerOp, LayerTable
+from ..networks import AnyNetwork
+from ..networks.layers import Layer
+from ..networks.ops import Op
 from .cost import energies, hw_arrays
 from .model import Oracle, OracleSettings, check_hardware
 from .space import HW_PARAMS
 from .zigzag_run import DEFAULT_LPF_LIMIT, ZigZagLayerResult, run_layer
-from .zigzag_translate import ZigZagHardware
+from .zigzag_translate import MAC_KINDS, ZigZagHardware, loop_nest
 
 logger = logging.getLogger(__name__)
 
-MAC_OPS = (LayerOp.CONV, LayerOp.LINEAR)
+MAC_OPS = MAC_KINDS  # the kinds ZigZag costs: convolution, linear, matmul
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,12 @@ def zigzag_hardware(hw: Mapping[str, Any],
     return zz, float(e.p_leak_w[0, 0]), float(e.p_dram_bg_w[0, 0])
 
 
-def _layer_key(layer: Layer) -> tuple:
-    # Two layers of the same shape cost the same; the name does not matter.
-    return (int(layer.op), layer.in_channels, layer.out_channels, layer.in_size, layer.out_size,
-            layer.kernel, layer.stride, layer.groups)
-
-
 class ZigZagOracle:
     """Network outputs from per-layer ZigZag evaluations (``Oracle.evaluate``'s columns).
 
-    Convolution and fully connected layers are costed by ZigZag; pooling and element-wise layers,
-    which ZigZag's MAC-array model does not cover, keep the analytical oracle's cost. Leakage and
+    Convolution, linear and matmul layers are costed by ZigZag; the other operator kinds (pooling,
+    element-wise, normalization, softmax, data movement...), which ZigZag's MAC-array model does not
+    cover, keep the analytical oracle's cost. Block and graph networks alike. Leakage and
     DRAM background power are charged over ZigZag's latency. Identical (layer shape, configuration)
     evaluations are cached in ``cache_`` for the life of the object.
     """
@@ -98,15 +94,13 @@ class ZigZagOracle:
         self.lpf_limit = lpf_limit
         self.cache_: dict[tuple, ZigZagLayerResult] = {}
 
-    def layer_cost(self, layer: Layer, hw: Mapping[str, Any]) -> LayerCost:
-        """ZigZag's cost of one convolution or fully connected layer on one configuration."""
+    def layer_cost(self, layer: Layer | Op, hw: Mapping[str, Any]) -> LayerCost:
+        """ZigZag's cost of one convolution, linear or matmul layer on one configuration."""
         return self._cost(layer, *zigzag_hardware(hw, self.settings), float(hw["freq_mhz"]))
 
-    def _cost(self, layer: Layer, zz_hw: ZigZagHardware, p_leak_w: float, p_bg_w: float, freq_mhz: float) -> LayerCost:
-        if layer.op not in MAC_OPS:
-            raise InputError(f"ZigZag costs convolution and linear layers only, not {layer.op.name}",
-                             where=layer.name)
-        key = (_layer_key(layer), zz_hw, self.lpf_limit)
+    def _cost(self, layer: Layer | Op, zz_hw: ZigZagHardware, p_leak_w: float, p_bg_w: float,
+              freq_mhz: float) -> LayerCost:
+        key = (loop_nest(layer).key, zz_hw, self.lpf_limit)  # raises for kinds ZigZag does not cost
         if key not in self.cache_:
             self.cache_[key] = run_layer(layer, zz_hw, self.lpf_limit)
         res = self.cache_[key]
@@ -114,11 +108,11 @@ class ZigZagOracle:
         return LayerCost(e_core_pj=res.energy_pj - res.dram_pj + p_leak_w * t * 1e12,
                          e_bw_pj=res.dram_pj + p_bg_w * t * 1e12, latency_s=t, zigzag=res)
 
-    def evaluate(self, net: Network, hw: pd.DataFrame) -> pd.DataFrame:
+    def evaluate(self, net: AnyNetwork, hw: pd.DataFrame) -> pd.DataFrame:
         """Network outputs per hardware row (rows aligned with ``hw``, same index)."""
         check_hardware(hw)
         layers = net.layers
-        analytical = Oracle(self.settings).evaluate_layers(LayerTable.from_layers(layers), hw)
+        analytical = Oracle(self.settings).evaluate_layers(net.layer_table(), hw)
         tot = np.zeros((len(hw), 3))
         for r, (_, row) in enumerate(hw.iterrows()):
             translated = zigzag_hardware(row, self.settings)

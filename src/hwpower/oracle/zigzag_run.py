@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..networks.layers import Layer
+from ..networks.ops import Op
 from .zigzag_translate import ZigZagHardware, accelerator_data, mapping_data, workload_data
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _accelerator(hw: ZigZagHardware):
     return zz["AcceleratorFactory"](data).create()
 
 
-def run_layer(layer: Layer, hw: ZigZagHardware, lpf_limit: int = DEFAULT_LPF_LIMIT) -> ZigZagLayerResult:
+def run_layer(layer: Layer | Op, hw: ZigZagHardware, lpf_limit: int = DEFAULT_LPF_LIMIT) -> ZigZagLayerResult:
     """Search ZigZag's minimum-energy mapping of ``layer`` on ``hw`` and return its cost.
 
     The loop orderings searched keep one of the dataflow's stationary loops innermost (n! -> (n-1)!
@@ -124,7 +125,7 @@ def _rf_halvings(hw: ZigZagHardware):
         rf //= 2
 
 
-def _search(zz: dict, layer: Layer, hw: ZigZagHardware, lpf_limit: int, pinned: int):
+def _search(zz: dict, layer: Layer | Op, hw: ZigZagHardware, lpf_limit: int, pinned: int):
     mapping = _validated(zz["MappingValidator"], mapping_data(layer, hw, pinned), "mapping")
     workload = _validated(zz["WorkloadValidator"], workload_data(layer, hw.bits), "workload")
     node = zz["LayerNodeFactory"](workload[0], mapping).create()

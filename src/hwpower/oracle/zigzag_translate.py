@@ -14,6 +14,11 @@ Modelling choices (the hardware the analytical oracle describes, docs/oracle.md)
   with ``dram_gbps`` at ``freq_mhz``, i.e. ``dram_gbps * 8000 / freq_mhz`` bits per cycle.
 - ZigZag has no interconnect energy, so the array-network energy of a word is added to the
   buffer's per-word access energy.
+- Every MAC operator becomes ZigZag's convolution loop nest (:class:`LoopNest`): a linear layer is
+  a 1x1 convolution over its rows, and a matmul A (.., M, K) x B (.., K, N) a grouped 1x1
+  convolution with G = batch (heads), C = K, K = N, OX = M, whose W operand is B. Both operands
+  of a matmul are activations: ``operand_source`` names other layers for both, so ZigZag holds no
+  operand constant (its single-layer cost model fetches every operand from DRAM either way).
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from typing import Any
 
 from ..errors import InputError
 from ..networks.layers import Layer, LayerOp
+from ..networks.ops import Op, numel
 
 # Partial sums travel at the datapath width, as the analytical oracle counts them (words of
 # ``bits``); real arrays keep wider accumulators (see docs/oracle.md, cross-check section).
 PSUM_WIDTH_FACTOR = 1
+MAC_KINDS = (LayerOp.CONV, LayerOp.LINEAR, LayerOp.MATMUL)  # the operator kinds ZigZag costs
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,75 @@ def _memory(size_bits: int, access_pj: float, ports: list[dict], served: list[st
     }
 
 
-def mapping_data(layer: Layer, hw: ZigZagHardware, pinned: int = 1) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LoopNest:
+    """A MAC operator as ZigZag's loop nest O[b][g][k][oy][ox] += W[g][k][c][fy][fx] * I[b][g][c][iy][ix]."""
+
+    name: str
+    kind: str  # conv, pointwise, depthwise, fc or matmul (the cross-check groups by it)
+    b: int
+    g: int
+    k: int
+    c: int
+    ox: int
+    oy: int
+    fx: int = 1
+    fy: int = 1
+    sx: int = 1
+    sy: int = 1
+    dx: int = 1
+    dy: int = 1
+    ix: int = 1
+    iy: int = 1
+
+    @property
+    def macs(self) -> int:
+        return self.b * self.g * self.k * self.c * self.ox * self.oy * self.fx * self.fy
+
+    @property
+    def key(self) -> tuple:
+        """Everything but the name: two operators of the same shape cost the same."""
+        return tuple(getattr(self, f) for f in self.__dataclass_fields__ if f != "name")
+
+
+def _conv_kind(g: int, c: int, fx: int, fy: int) -> str:
+    if g > 1 and c == 1:
+        return "depthwise"
+    return "pointwise" if fx == fy == 1 else "conv"
+
+
+def _nest_of_layer(layer: Layer) -> LoopNest:
+    if layer.op is LayerOp.LINEAR:  # a 1x1 convolution on a 1x1 input
+        return LoopNest(layer.name, "fc", 1, 1, layer.out_channels, layer.in_channels, 1, 1)
+    g, k = layer.groups, layer.kernel
+    c = layer.in_channels // g
+    return LoopNest(layer.name, _conv_kind(g, c, k, k), 1, g, layer.out_channels // g, c, layer.out_size,
+                    layer.out_size, k, k, layer.stride, layer.stride, 1, 1, layer.in_size, layer.in_size)
+
+
+def _nest_of_op(op: Op) -> LoopNest:
+    if op.kind is LayerOp.CONV:
+        (n, c, h, w), (_, k, p, q) = op.in_shapes[0], op.out_shape
+        g = op.attr("groups")
+        (fy, fx), (sy, sx), (dy, dx) = (op.attr(a) for a in ("kernel", "stride", "dilation"))
+        return LoopNest(op.name, _conv_kind(g, c // g, fx, fy), n, g, k // g, c // g, q, p, fx, fy, sx, sy,
+                        dx, dy, w, h)
+    if op.kind is LayerOp.LINEAR:  # a 1x1 convolution over the rows
+        rows = numel(op.out_shape[:-1])
+        return LoopNest(op.name, "fc", 1, 1, op.out_shape[-1], op.in_shapes[0][-1], rows, 1, ix=rows)
+    a, b = op.in_shapes  # MATMUL: grouped 1x1 convolution, W = B
+    return LoopNest(op.name, "matmul", 1, numel(op.out_shape[:-2]), b[-1], a[-1], a[-2], 1, ix=a[-2])
+
+
+def loop_nest(layer: Layer | Op) -> LoopNest:
+    """The ZigZag loop nest of a convolution, linear or matmul layer (block layer or operator)."""
+    if layer.op not in MAC_KINDS:
+        raise InputError(f"ZigZag costs convolution, linear and matmul operators only, not {layer.op.name}",
+                         where=layer.name)
+    return _nest_of_op(layer) if isinstance(layer, Op) else _nest_of_layer(layer)
+
+
+def mapping_data(layer: Layer | Op, hw: ZigZagHardware, pinned: int = 1) -> list[dict[str, Any]]:
     """ZigZag mapping entry for one layer: which loops the dataflow may unroll on each array axis.
 
     ZigZag picks the best-utilised mix of the hinted loops per axis, the per-dimension form of the
@@ -125,19 +200,17 @@ def mapping_data(layer: Layer, hw: ZigZagHardware, pinned: int = 1) -> list[dict
     stationary: output pixels on rows, G*Kg on columns). ``pinned`` innermost temporal loops are
     fixed to the dataflow's stationary ones.
     """
+    n = loop_nest(layer)
     if hw.dataflow == "ws":
         hint = {"D1": ["C", "FX", "FY"], "D2": ["K"]}
-        stationary = [("OX", layer.out_size), ("OY", layer.out_size)]
+        stationary = [("OX", n.ox), ("OY", n.oy)]
     else:
         hint = {"D1": ["OX", "OY"], "D2": ["K", "G"]}
-        cg = layer.in_channels // (layer.groups if layer.op is LayerOp.CONV else 1)
-        stationary = [("FX", layer.kernel), ("FY", layer.kernel), ("C", cg)]
-    if layer.op is LayerOp.LINEAR:
-        stationary = [(d, n) for d, n in stationary if d == "C"]
+        stationary = [("FX", n.fx), ("FY", n.fy), ("C", n.c)]
     # The innermost temporal loops are the ones that keep the dataflow's operand in place (weights
     # while output pixels stream; outputs while the reduction streams). Pinning them cuts LOMA's
     # loop orderings from n! to (n - pinned)!, 720 -> 120 for a 3x3 convolution with one pinned.
-    inner = [[d, "*"] for d, n in stationary if n > 1][:pinned]
+    inner = [[d, "*"] for d, size in stationary if size > 1][:pinned]
     entry: dict[str, Any] = {
         "spatial_mapping_hint": hint, "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
     }
@@ -147,28 +220,25 @@ def mapping_data(layer: Layer, hw: ZigZagHardware, pinned: int = 1) -> list[dict
     return [{"name": "Conv", **entry}, {"name": "default", **entry}]
 
 
-def workload_data(layer: Layer, bits: int, layer_id: int = 0) -> list[dict[str, Any]]:
-    """ZigZag workload (batch 1) for one convolution or fully connected layer.
+def _padding(out: int, stride: int, kernel: int, dilation: int, size: int) -> list[int]:
+    # The padding that reproduces the output size: (out - 1) * stride + span = in + pad.
+    pad = max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - size)
+    return [pad // 2, pad - pad // 2]
 
-    A fully connected layer is a 1x1 convolution on a 1x1 input, so it uses the same C x K unrolling.
-    """
-    if layer.op is LayerOp.LINEAR:
-        k, g, c, kernel, stride, in_size, out_size = layer.out_channels, 1, layer.in_channels, 1, 1, 1, 1
-    elif layer.op is LayerOp.CONV:
-        g = layer.groups
-        k, c = layer.out_channels // g, layer.in_channels // g
-        kernel, stride, in_size, out_size = layer.kernel, layer.stride, layer.in_size, layer.out_size
-    else:
-        raise InputError(f"ZigZag costs convolution and linear layers only, not {layer.op.name}", where=layer.name)
-    # Padding that reproduces the layer's output size: (out - 1) * stride + kernel = in + pad.
-    pad = max(0, (out_size - 1) * stride + kernel - in_size)
-    return [{
-        "id": layer_id, "name": layer.name or f"layer{layer_id}", "operator_type": "Conv",
+
+def workload_data(layer: Layer | Op, bits: int, layer_id: int = 0) -> list[dict[str, Any]]:
+    """ZigZag workload for one convolution, fully connected or matmul layer (see :class:`LoopNest`)."""
+    n = loop_nest(layer)
+    data: dict[str, Any] = {
+        "id": layer_id, "name": n.name or f"layer{layer_id}", "operator_type": "Conv",
         "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
         "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
-        "loop_sizes": [1, k, g, out_size, out_size, c, kernel, kernel],
-        "dimension_relations": [f"ix={stride}*ox+1*fx", f"iy={stride}*oy+1*fy"],
+        "loop_sizes": [n.b, n.k, n.g, n.ox, n.oy, n.c, n.fx, n.fy],
+        "dimension_relations": [f"ix={n.sx}*ox+{n.dx}*fx", f"iy={n.sy}*oy+{n.dy}*fy"],
         "operand_precision": {"W": bits, "I": bits, "O": PSUM_WIDTH_FACTOR * bits, "O_final": bits},
-        "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [in_size, in_size],
-        "padding": [[pad // 2, pad - pad // 2], [pad // 2, pad - pad // 2]],
-    }]
+        "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [n.ix, n.iy],
+        "padding": [_padding(n.ox, n.sx, n.fx, n.dx, n.ix), _padding(n.oy, n.sy, n.fy, n.dy, n.iy)],
+    }
+    if n.kind == "matmul":  # both operands produced by earlier layers (ids that only need to differ)
+        data["operand_source"] = {"I": layer_id + 1, "W": layer_id + 2}
+    return [data]
