@@ -129,3 +129,16 @@ def test_conv_macs_follow_the_loop_nest(c, k, size, kernel, stride, dilation, gr
     assert op.weights == k * (c // groups) * kernel * kernel
     g = op.geometry()
     assert g.groups * g.red * g.kout * g.pos == op.macs
+
+
+def test_predictor_commands_refuse_graph_networks_with_the_file_and_id(tmp_path):
+    from hwpower.model.cli_support import load_networks
+    from hwpower.networks import write_networks
+    from hwpower.search.inputs import pick_networks
+
+    path = tmp_path / "nets_g.json"
+    write_networks(path, {7: _attention_block()})
+    for call in (lambda: load_networks([path]), lambda: pick_networks(path, [7])):
+        with pytest.raises(InputError) as info:
+            call()
+        assert f"{path}: network 7: graph (operator-level) networks are not yet supported" in str(info.value)

@@ -10,6 +10,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io import atomic_path
 from ..networks import Network, read_networks
+from ..networks.jsonio import require_blocks
 from .predictor import Predictor
 
 
@@ -17,7 +18,7 @@ def load_networks(paths: list[Path]) -> dict[str, Network]:
     """Read nets files into {"STEM/ID": Network}, the keys the processed dataset uses."""
     out: dict[str, Network] = {}
     for path in paths:
-        for net_id, net in read_networks(path).items():
+        for net_id, net in require_blocks(read_networks(path), file=str(path), user="the predictor").items():
             out[f"{Path(path).stem}/{net_id}"] = net
     return out
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..networks import Block, Network, block_from_dict, parse_networks
+from ..networks.jsonio import require_blocks
 from ..networks.jsonio import canonical_network_head
 from ..networks.network import INPUT_CHANNELS
 
@@ -114,10 +115,7 @@ def read_nets_fast(path: Path, distinct: dict[Block, int] | None = None) -> tupl
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=str(path), where=f"line {line}") from None
     nets = parse_networks(text, file=str(path))  # raises the precise error
-    for net_id, net in nets.items():
-        if not isinstance(net, Network):  # features are built from blocks (issue 12 adds operators)
-            raise InputError("graph (operator-level) networks are not yet supported by process/train; see issue 12",
-                             file=str(path), where=f"network {net_id}")
+    require_blocks(nets, file=str(path), user="process/train")
     ids = [[distinct.setdefault(b, len(distinct)) for b in net.blocks] for net in nets.values()]
     return nets, ids, digest
 
