@@ -140,10 +140,14 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
 def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None, *, epochs: int = 80) -> DemoResult:
     """Run every demo step in order, printing progress; returns the per-step wall times.
 
-    ``epochs`` bounds the predictor's training (early stopping may end it sooner).
+    ``epochs`` bounds the predictor's training (early stopping may end it sooner). ``out_dir`` must
+    be new, empty or a previous demo output: a rerun replaces the demo's own output without asking
+    (running the demo twice should just work), anything else is refused.
     """
+    from .io import start_output_dir
+
+    start_output_dir(out_dir, command="demo", force=True)
     ctx = DemoContext(Path(out_dir), console or Console(), epochs)
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(ctx.out_dir)
     for i, (title, step) in enumerate(STEPS, start=1):
         ctx.console.print(Rule(f"step {i}/{len(STEPS)}: {title}"))

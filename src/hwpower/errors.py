@@ -20,3 +20,8 @@ class InputError(HwpowerError, ValueError):
 
 class CheckpointError(HwpowerError):
     """A checkpoint that cannot be loaded safely (missing, corrupt or incompatible)."""
+
+
+class OutputError(HwpowerError):
+    """An output path hwpower will not write: it would replace something hwpower did not write there,
+    overlap an input, or the place cannot be written (permission, a file where a folder is needed)."""

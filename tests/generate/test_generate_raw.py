@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwpower.cli import app
-from hwpower.errors import HwpowerError, InputError
+from hwpower.errors import HwpowerError, InputError, OutputError
 from hwpower.generate import COLUMNS, GenerateConfig, generate, make_plan, round_significant
 from hwpower.networks import read_networks
 from hwpower.oracle import HW_PARAMS, HardwareSpace, Oracle
@@ -120,7 +120,7 @@ def test_bad_config(kwargs, message):
 
 def test_refuses_to_replace_a_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
-    with pytest.raises(InputError, match="not a folder written by `hwpower generate`"):
+    with pytest.raises(OutputError, match="not an output of `hwpower generate`"):
         generate(tmp_path, SMALL)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 

@@ -96,6 +96,15 @@ def test_evaluate_command(runs, tiny_dir, tmp_path):
     assert set(per_net["split"]) == {"unseen_hardware", "unseen_networks"}
 
 
+def test_evaluate_updates_a_runs_own_evaluation_but_not_a_foreign_file(runs, tiny_dir, tmp_path):
+    before = (runs / "mlp" / "evaluation.json").read_text()
+    out = run("evaluate", str(runs / "mlp"), str(tiny_dir))  # right after train, as the README has it
+    assert "MAPE" in out and json.loads(before)["model"] == "mlp"
+    (tmp_path / "evaluation.json").write_text("mine")
+    out = run("evaluate", str(runs / "mlp"), str(tiny_dir), "--out", str(tmp_path), code=2)
+    assert "--force" in out and (tmp_path / "evaluation.json").read_text() == "mine"
+
+
 def test_experiments(tiny_dir, tmp_path):
     run("experiment", "sizes", str(tiny_dir), "--out", str(tmp_path), "-n", "2", "--epochs", "2", "--quiet")
     sizes = pd.read_parquet(tmp_path / "sizes.parquet")

@@ -64,7 +64,7 @@ def test_cli_errors_name_the_problem(processed_dir, tmp_path):
     keep.mkdir()
     (keep / "notes.txt").write_text("mine")
     res = runner.invoke(app, ["stats", str(processed_dir), "--out", str(keep)])
-    assert res.exit_code == 2 and "not a previous report" in " ".join(res.output.split())
+    assert res.exit_code == 2 and "not an output of `hwpower stats`" in " ".join(res.output.split())
     assert (keep / "notes.txt").read_text() == "mine"
 
 

@@ -37,6 +37,18 @@ def test_recover_cli_verified_json(setup, nets):
     assert min(abs(c["oracle_err_P_pct"]) for c in data["candidates"]) < 2.0
 
 
+def test_search_out_is_replaced_only_with_force(setup):
+    tmp, nets_file = setup
+    args = ["design", str(tmp / "run"), "--nets", str(nets_file), "--id", "0", "--out", str(tmp / "d.json")]
+    (tmp / "d.json").write_text("earlier")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "pass --force" in res.output.replace("\n", " ")
+    assert (tmp / "d.json").read_text() == "earlier"
+    res = runner.invoke(app, args + ["--force"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp / "d.json").read_text())["task"] == "design"
+
+
 def test_identify_cli(setup, nets):
     tmp, nets_file = setup
     meas = FakeOracle().evaluate_many(nets, np.arange(len(nets)), pd.concat([HIDDEN] * len(nets), ignore_index=True))

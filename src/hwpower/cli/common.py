@@ -13,6 +13,12 @@ from ..errors import HwpowerError
 console = Console()
 err_console = Console(stderr=True)
 
+# Every command that writes --out takes one of these; the policy itself is in hwpower.io.
+FORCE = typer.Option(False, "--force", help="Replace the folder at --out if this same command wrote it "
+                     "(nothing else is ever replaced).")
+FORCE_FILE = typer.Option(False, "--force", help="Replace existing --out file(s) (never an input, nor a file "
+                          "inside an input folder).")
+
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from .common import console, user_errors
+from .common import FORCE, console, user_errors
 
 
 def generate_cmd(
-    out: Path = typer.Option(..., help="Raw data folder to write (replaced as a whole)."),
+    out: Path = typer.Option(..., help="Raw data folder: new, empty, or a previous output of `hwpower generate` "
+                             "(with --force; replaced as a whole)."),
     networks: int = typer.Option(50, help="Networks sampled from the search space (reference networks are added)."),
     train_rows: int = typer.Option(5000, help="Training rows in total."),
     val_rows: int = typer.Option(1000, help="Validation rows in total."),
@@ -24,12 +25,15 @@ def generate_cmd(
     tech_nm: int = typer.Option(45, help="Technology node (nm): 45 or 65."),
     dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
     reference: bool = typer.Option(True, "--reference/--no-reference", help="Include the reference networks."),
+    force: bool = FORCE,
 ) -> None:
     """Write nets_*.json, train_*.txt, val_*.txt and manifest.json (docs/data-format.md)."""
     from ..generate import GenerateConfig, generate  # heavy (oracle, pandas, ray): only when run
+    from ..io import check_output_dir
     from ..oracle import HardwareSpace, OracleSettings
 
     with user_errors():
+        check_output_dir(out, command="generate", force=force, inputs=[space])
         config = GenerateConfig(
             networks=networks, train_rows=train_rows, val_rows=val_rows, seed=seed,
             space=HardwareSpace.from_toml(space) if space else HardwareSpace.default(), noise=noise,

@@ -6,23 +6,27 @@ from pathlib import Path
 
 import typer
 
-from .common import console, user_errors
+from .common import FORCE, console, user_errors
 
 
 def register(app: typer.Typer) -> None:
     @app.command("process")
     def process_cmd(
         raw_dir: Path = typer.Argument(..., help="Raw folder: nets_*.json, train_*.txt, val_*.txt."),
-        out: Path = typer.Option(..., "--out", help="Processed dataset folder (replaced atomically)."),
+        out: Path = typer.Option(..., "--out", help="Processed dataset folder: new, empty, or a previous "
+                                 "output of `hwpower process` (with --force; replaced atomically)."),
         schema: Path | None = typer.Option(None, "--schema", help="Dataset schema TOML for users' own files."),
         skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
                                            help="Set bad rows aside in rejects.parquet instead of stopping."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        force: bool = FORCE,
     ) -> None:
         """Merge train/val shards, store each network once with its features, write Parquet + manifest."""
+        from ..io import check_output_dir
         from ..processing import process, summary_table
 
         with user_errors():
+            check_output_dir(out, command="process", force=force, inputs=[raw_dir, schema])
             ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress)
         if ds.manifest["schema"]["inferred"]:
             console.print(ds.manifest["schema"]["description"], markup=False, highlight=False)

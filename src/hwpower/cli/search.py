@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from .common import console, user_errors
+from .common import FORCE_FILE, console, user_errors
 
 RUN = typer.Argument(..., help="Run folder of a trained structured or mlp predictor.")
 DATA = typer.Option(None, "--data", help="Processed dataset the run was trained on (needed once; saved with the run).")
 VERIFY = typer.Option(False, "--verify", help="Re-evaluate every candidate with the oracle.")
 FIX = typer.Option([], "--fix", help="Fix a hardware parameter, e.g. bits=8 (repeatable).")
 TOP = typer.Option(5, "--top-k", min=1, help="Candidates to return.")
-OUT = typer.Option(None, "--out", help="Also write the result as JSON here.")
+OUT = typer.Option(None, "--out", help="Also write the result as JSON here (an existing file only with --force).")
 SEED = typer.Option(0, "--seed", help="Random seed (random starts); same seed, same result.")
 STEPS = typer.Option(100, "--steps", min=1, help="Gradient steps of the descent.")
 
@@ -23,6 +23,15 @@ def _context(run_dir: Path, data: Path | None, seed: int, steps: int):
     from ..search.run import load_context
 
     return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed))
+
+
+def _check_out(out: Path | None, force: bool, run_dir: Path, *inputs: Path | None) -> None:
+    """Before the search: --out must be writable and replace nothing but an earlier result (--force)."""
+    from ..io import check_output_file
+    from ..search.run import context_files
+
+    if out is not None:
+        check_output_file(out, force=force, inputs=[*inputs, *context_files(run_dir)])
 
 
 def _show(result, out: Path | None) -> None:
@@ -45,13 +54,14 @@ def recover_cmd(
     ids: list[int] = typer.Option(..., "--id", help="Network id in --nets (repeatable)."),
     targets: list[str] = typer.Option(..., "--target", help="P=1.3 or P_core=0.8,P_bw=0.4 (one, or one per --id)."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = TOP, verify: bool = VERIFY,
-    out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
 ) -> None:
     """Hardware configurations on which the network(s) draw the target power(s) (the seed's experiment)."""
     from ..search import RecoverQuery, parse_fixes, parse_target, recover
     from ..search.inputs import pick_networks
 
     with user_errors():
+        _check_out(out, force, run_dir, nets, data)
         if len(targets) not in (1, len(ids)):
             from ..errors import InputError
             raise InputError(f"give one --target, or one per --id ({len(ids)}); got {len(targets)}")
@@ -68,7 +78,7 @@ def identify_cmd(
     measurements: Path = typer.Option(..., "--measurements", help="Table: network, then measured outputs (P_core, P_bw or P ...)."),
     nets: Path = typer.Option(..., "--nets", help="nets_*.json file; the table's network column holds its ids."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(10, "--top-k", min=1),
-    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
 ) -> None:
     """Recover one unknown accelerator's parameters from several networks' measured powers."""
     from ..errors import InputError
@@ -76,6 +86,7 @@ def identify_cmd(
     from ..search.inputs import pick_networks, read_measurements
 
     with user_errors():
+        _check_out(out, force, run_dir, nets, measurements, data)
         table = read_measurements(measurements)
         try:
             ids = [int(v) for v in table["network"]]
@@ -96,13 +107,14 @@ def design_cmd(
     minimize: str = typer.Option("P", "--minimize", help="P, energy_mj, latency_ms, or a weighted sum like 0.7*P+0.3*latency_ms."),
     constraints: list[str] = typer.Option([], "--constraint", help="On predicted outputs, e.g. 'latency_ms<=5' (repeatable)."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(8, "--top-k", min=1),
-    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
 ) -> None:
     """Minimize power, energy or latency subject to constraints and fixed parameters."""
     from ..search import design, parse_constraint, parse_fixes, parse_objective
     from ..search.inputs import pick_networks
 
     with user_errors():
+        _check_out(out, force, run_dir, nets, data)
         objective = parse_objective(minimize)
         cons = [parse_constraint(c) for c in constraints]
         networks = pick_networks(nets, ids)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
-from .common import console, err_console, parse_assignments, user_errors
+from .common import FORCE, FORCE_FILE, console, err_console, parse_assignments, user_errors
 
 experiment_app = typer.Typer(help="The seed's experiments: random model sizes, and whether more data helps.",
                              no_args_is_help=True)
@@ -23,7 +23,8 @@ def _targets(text: str) -> tuple[str, ...]:
 
 def train(
     processed_dir: Path = typer.Argument(..., help="Processed dataset folder (hwpower process)."),
-    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, history, figures."),
+    out: Path = typer.Option(..., "--out", help="Run folder (checkpoints, history, figures): new, empty, or a "
+                             "previous run (replaced with --force, continued with --resume)."),
     model: str = typer.Option("structured", help=MODEL_HELP),
     targets: str = typer.Option("P_core,P_bw,latency_ms", help=TARGETS_HELP),
     elements: str = typer.Option("blocks", help="Network elements the neural models read: blocks or layers."),
@@ -40,8 +41,10 @@ def train(
     threads: int = typer.Option(0, min=0, help="CPU threads for torch (0: torch's default). 1 avoids "
                                 "oversubscription on a busy shared machine."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    force: bool = FORCE,
 ) -> None:
     """Train a power predictor on a processed dataset."""
+    from ..io import check_output_dir
     from ..model.evaluate import evaluate, evaluation_table, write_evaluation
     from ..model.run import train_model
     from ..processing import load_processed
@@ -51,13 +54,14 @@ def train(
 
         torch.set_num_threads(threads)
     with user_errors():
+        check_output_dir(out, command="train", force=force, inputs=[processed_dir], reuse=resume)  # fail fast
         ds = load_processed(processed_dir)
         params = dict(targets=_targets(targets), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         if model == "gbt":
             params.update(n_estimators=trees, n_jobs=threads or 2)
         else:
             params.update(elements=elements, hidden=hidden, depth=depth, patience=patience, device=device)
-        predictor = train_model(ds, model, run_dir=out, resume=resume, progress=not quiet,
+        predictor = train_model(ds, model, run_dir=out, resume=resume, force=force, progress=not quiet,
                                 **({"device": device} if resume else params))
         ev = evaluate(predictor, ds)
         write_evaluation(ev, out)
@@ -72,11 +76,13 @@ def predict(
     hw: str = typer.Option(None, "--hw", help="Hardware, e.g. pe_rows=16,pe_cols=16,...,bits=8,dataflow=ws."),
     input: Path = typer.Option(None, "--input", help="Batch input table (.parquet, .csv or whitespace .txt)."),
     processed: Path = typer.Option(None, "--processed", help="Processed dataset whose networks --input refers to."),
-    out: Path = typer.Option(None, "--out", help="Batch output (.parquet or .csv)."),
+    out: Path = typer.Option(None, "--out", help="Batch output (.parquet or .csv); replaced only with --force."),
     strict: bool = typer.Option(False, "--strict", help="Refuse hardware outside the trained range (default: warn)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Predict power (W), latency (ms) and energy (mJ) for one configuration or a table of them."""
+    from ..io import check_output_file
     from ..model.cli_support import load_networks, predict_batch, predict_single
     from ..model.encoding import OutOfRangeWarning
     from ..model.predictor import Predictor
@@ -88,6 +94,7 @@ def predict(
         if input is not None:
             if out is None:
                 raise InputError("--input needs --out")
+            check_output_file(out, force=force, inputs=[input, processed, run_dir / "best", *(nets or [])])
             n = predict_batch(predictor, input, out, nets=nets or [], processed=processed, out_of_range=policy)
             _show_warnings(caught)
             console.print(f"wrote {n} predictions to {out}")
@@ -109,36 +116,53 @@ def _show_warnings(caught: list) -> None:
 def evaluate_cmd(
     run_dir: Path = typer.Argument(..., help="Run folder from hwpower train."),
     processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
-    out: Path = typer.Option(None, "--out", help="Folder for evaluation.json/.txt (default: RUN_DIR)."),
+    out: Path = typer.Option(None, "--out", help="Folder for evaluation.json/.txt and per_network.parquet "
+                             "(default: RUN_DIR, whose own evaluation is updated); elsewhere existing ones are replaced only with --force."),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Score a trained model on unseen hardware and held-out networks (JSON + readable table)."""
-    from ..model.evaluate import evaluate, evaluation_table, write_evaluation
+    from ..io import check_output_file, is_output_of
+    from ..model.evaluate import evaluate, evaluation_paths, evaluation_table, write_evaluation
     from ..model.predictor import Predictor
     from ..processing import load_processed
 
     with user_errors():
+        # A training run's own evaluation files are the run's to update; elsewhere replacing needs --force.
+        own = out is None and is_output_of(run_dir, "train")
+        for path in evaluation_paths(out or run_dir).values():
+            check_output_file(path, force=force or own, inputs=[processed_dir, run_dir / "best"])
         ev = evaluate(Predictor.load(run_dir), load_processed(processed_dir))
         paths = write_evaluation(ev, out or run_dir)
     console.print(evaluation_table(ev))
     console.print(f"wrote {paths['json']} and {paths['txt']}")
 
 
+def _check_experiment_out(out: Path, name: str, force: bool, processed_dir: Path) -> None:
+    from ..io import check_output_file
+    from ..model.experiments import experiment_paths
+
+    for path in experiment_paths(out, name):
+        check_output_file(path, force=force, inputs=[processed_dir])
+
+
 @experiment_app.command("sizes")
 def sizes(
     processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
-    out: Path = typer.Option(..., "--out", help="Output folder: sizes.parquet/.json/.png."),
+    out: Path = typer.Option(..., "--out", help="Output folder: sizes.parquet/.json/.png (replaced with --force)."),
     n: int = typer.Option(6, "-n", min=1, help="Number of random models."),
     model: str = typer.Option("structured", help="structured or mlp."),
     epochs: int = typer.Option(10, min=1),
     targets: str = typer.Option("P_core,P_bw", help=TARGETS_HELP),
     seed: int = typer.Option(0),
     quiet: bool = typer.Option(False, "--quiet"),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Train N models of random layer widths and depths; validation error against parameter count."""
     from ..model.experiments import sizes_experiment
     from ..processing import load_processed
 
     with user_errors():
+        _check_experiment_out(out, "sizes", force, processed_dir)
         table = sizes_experiment(load_processed(processed_dir), n_models=n, arch=model, seed=seed, out_dir=out,
                                  progress=not quiet, epochs=epochs, targets=_targets(targets), device="cpu")
     console.print(table.to_string(index=False))
@@ -148,13 +172,14 @@ def sizes(
 @experiment_app.command("data")
 def data(
     processed_dir: Path = typer.Argument(..., help="Processed dataset folder."),
-    out: Path = typer.Option(..., "--out", help="Output folder: data.parquet/.json/.png."),
+    out: Path = typer.Option(..., "--out", help="Output folder: data.parquet/.json/.png (replaced with --force)."),
     fractions: str = typer.Option("0.125,0.25,0.5,1", help="Comma-separated fractions of the training rows."),
     model: str = typer.Option("structured", help="structured or mlp."),
     epochs: int = typer.Option(10, min=1),
     targets: str = typer.Option("P_core,P_bw", help=TARGETS_HELP),
     seed: int = typer.Option(0),
     quiet: bool = typer.Option(False, "--quiet"),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Train on growing fractions of the data; say whether the error curve has flattened."""
     from ..model.experiments import data_experiment
@@ -167,6 +192,7 @@ def data(
             raise InputError(f"fractions must be numbers, got {fractions!r}", where="--fractions") from None
         if not fr or any(not 0 < f <= 1 for f in fr):
             raise InputError(f"fractions must lie in (0, 1], got {fractions!r}", where="--fractions")
+        _check_experiment_out(out, "data", force, processed_dir)
         table, verdict = data_experiment(load_processed(processed_dir), fractions=fr, arch=model, seed=seed,
                                          out_dir=out, progress=not quiet, epochs=epochs, targets=_targets(targets),
                                          device="cpu")

@@ -56,7 +56,7 @@ class GenerateConfig:
 
 def example_config() -> GenerateConfig:
     """The embedded default dataset under examples/data/raw (45 sampled + 5 reference networks):
-    ``hwpower generate --out examples/data/raw --networks 45 --train-rows 5000 --val-rows 1000 --seed 0``."""
+    ``hwpower generate --out examples/data/raw --networks 45 --train-rows 5000 --val-rows 1000 --seed 0 --force``."""
     return GenerateConfig(networks=45, train_rows=5000, val_rows=1000, seed=0, shards=4)
 
 

@@ -14,8 +14,8 @@ import numpy as np
 from rich.progress import Progress
 
 from .. import __version__
-from ..errors import HwpowerError, InputError
-from ..io import atomic_dir
+from ..errors import HwpowerError
+from ..io import atomic_dir, check_output_dir
 from ..networks import Network
 from ..networks.jsonio import dumps_networks
 from ..oracle import ORACLE_VERSION
@@ -72,13 +72,6 @@ def _run_ray(address: str, nets: Sequence[Network], tasks: list[ShardTask], adva
             ray.shutdown()
 
 
-def _check_out_dir(out: Path) -> None:
-    """Refuse to replace a folder that is not a previous ``generate`` output."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise InputError(f"exists and is not a folder written by `hwpower generate` (no {MANIFEST}); "
-                         "choose a new or empty folder", file=str(out))
-
-
 def _manifest(config: GenerateConfig, plan: Plan, files: dict[str, bytes], n_rows: dict[str, int]) -> dict[str, Any]:
     seen = set(plan.rows["train"]["net"])
     space = config.space
@@ -109,9 +102,12 @@ def _manifest(config: GenerateConfig, plan: Plan, files: dict[str, bytes], n_row
 
 def generate(out_dir: str | os.PathLike[str], config: GenerateConfig) -> dict[str, Any]:
     """Write ``nets_*.json``, ``train_*.txt``, ``val_*.txt`` and ``manifest.json`` into ``out_dir``
-    (replaced as a whole, atomically) and return the manifest. Same config, same bytes."""
+    (replaced as a whole, atomically) and return the manifest. Same config, same bytes.
+
+    Only a new or empty folder, or a previous ``generate`` output, is written (checked before the
+    work); the command line also asks for ``--force`` for the latter."""
     out = Path(out_dir)
-    _check_out_dir(out)
+    check_output_dir(out, command="generate", force=True)
     plan = make_plan(config)
     named = _tasks(plan, config)
     tasks = [t for _, t in named]
@@ -125,7 +121,7 @@ def generate(out_dir: str | os.PathLike[str], config: GenerateConfig) -> dict[st
     files = {name: text for (name, _), text in zip(named, texts, strict=True)}
     n_rows = {name: len(t.hw) for name, t in named}
     manifest = _manifest(config, plan, files, n_rows)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, command="generate") as tmp:
         # Plain writes inside the temporary folder: the folder as a whole is renamed into place.
         for stem, nets in plan.files.items():
             (tmp / f"{stem}.json").write_text(dumps_networks(nets), encoding="utf-8")

@@ -28,7 +28,7 @@ FORMAT = 1  # bump when the layout or meaning of a checkpoint changes; older one
 def save_checkpoint(folder: str | os.PathLike[str], weights: dict[str, torch.Tensor], meta: dict[str, Any],
                     train_state: dict[str, Any] | None = None, extra_files: dict[str, str] | None = None) -> None:
     meta = {"format": FORMAT, "hwpower_version": __version__, **meta}
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, command="checkpoint") as tmp:
         if weights:
             save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "model.safetensors"))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")

@@ -83,10 +83,16 @@ def evaluation_table(ev: Evaluation) -> Table:
     return table
 
 
+def evaluation_paths(out_dir: str | Path) -> dict[str, Path]:
+    """The files :func:`write_evaluation` writes (the command line checks them before evaluating)."""
+    out_dir = Path(out_dir)
+    return {"json": out_dir / "evaluation.json", "txt": out_dir / "evaluation.txt",
+            "per_network": out_dir / "per_network.parquet"}
+
+
 def write_evaluation(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
     """evaluation.json, evaluation.txt (readable table) and per_network.parquet in ``out_dir``."""
-    out_dir = Path(out_dir)
-    paths = {"json": out_dir / "evaluation.json", "txt": out_dir / "evaluation.txt", "per_network": out_dir / "per_network.parquet"}
+    paths = evaluation_paths(out_dir)
     write_json_atomic(paths["json"], ev.to_dict())
     console = Console(record=True, width=120, file=io.StringIO())  # rendered for the text file only
     console.print(evaluation_table(ev))

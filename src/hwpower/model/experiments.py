@@ -95,6 +95,11 @@ def data_experiment(ds, *, fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0
     return table, verdict
 
 
+def experiment_paths(out_dir: str | Path, name: str) -> list[Path]:
+    """The files the ``name`` (sizes or data) experiment writes into ``out_dir``."""
+    return [Path(out_dir) / f"{name}.{ext}" for ext in ("parquet", "json", "png")]
+
+
 def _write(table: pd.DataFrame, out_dir: Path, name: str, info: dict[str, Any]) -> None:
     with atomic_path(out_dir / f"{name}.parquet") as tmp:
         table.to_parquet(tmp)

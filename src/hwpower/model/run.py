@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from ..errors import InputError
+from ..io import start_output_dir
 from .checkpoint import read_meta
 from .evaluate import Evaluation, evaluate, evaluation_table
 from .plots import parity, training_curves
@@ -26,10 +27,12 @@ def saved_params(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
 
 
 def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = None, resume: bool = False,
-                progress: bool = True, figures: bool = True, **params: Any) -> Predictor:
+                force: bool = True, progress: bool = True, figures: bool = True, **params: Any) -> Predictor:
     """Train ``model`` on a processed dataset; with ``run_dir``, checkpoint there and save figures.
 
     ``resume=True`` continues the run in ``run_dir`` with its saved settings (``device`` may change).
+    ``run_dir`` must be new or empty, or a previous run: replaced (``force=False`` refuses it, as the
+    command line does without ``--force``) or continued (``resume``); any other folder is refused.
     """
     if resume:
         if model == "gbt":
@@ -39,6 +42,8 @@ def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = N
         model, saved = saved_params(run_dir)
         params = {**saved, **({"device": params["device"]} if "device" in params else {})}
     est = make_model(model, **params)
+    if run_dir is not None:  # after the settings are checked: a bad option never costs the previous run
+        start_output_dir(run_dir, command="train", force=force, resume=resume)
     est.fit(ds, run_dir=run_dir, resume=resume, progress=progress)
     predictor = Predictor(est)
     if run_dir is not None and figures:

@@ -67,7 +67,7 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
     sample_files = [("train", p) for p in files["train"]] + [("val", p) for p in files["val"]]
     # Exit order matters on errors: threads finish before the temporary output folder is removed.
     with _gc_paused(), _progress(progress) as bar, contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_dir(out_dir)) if out_dir is not None else None
+        tmp = stack.enter_context(atomic_dir(out_dir, command="process")) if out_dir is not None else None
         pools = [stack.enter_context(ThreadPoolExecutor(max_workers=1)) for _ in range(5)]
         loader, checker, writer_pools = pools[0], pools[1], dict(zip(("train", "val", "other"), pools[2:]))
         task = bar.add_task("processing", total=len(files["nets"]) + len(sample_files) + 1)
@@ -301,7 +301,7 @@ def write_processed(ds: ProcessedDataset, out_dir: str | os.PathLike[str]) -> No
     manifest = {**ds.manifest, "format": "hwpower-processed", "format_version": FORMAT_VERSION,
                 "hwpower_version": __version__,
                 "storage": {**ds.manifest.get("storage", {}), "targets": storage, "rule": stored_target_choice_text()}}
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, command="process") as tmp:
         with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow compresses without the GIL
             writes = [pool.submit(_write_split, [frame_columns(f, numeric, categorical, key_type)], [st], numeric,
                                   categorical, list(key_type.categories), tmp / f"{name}.parquet", storage)

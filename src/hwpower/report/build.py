@@ -16,6 +16,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from ..errors import InputError
+from ..io import check_output_dir
 from ..oracle.space import HardwareSpace
 from ..processing import ProcessedDataset, load_processed
 from . import data_stats, kmeans, network_stats
@@ -94,15 +95,6 @@ def _stats_sections(ds: ProcessedDataset, space: HardwareSpace, seed: int,
     return sections, starts
 
 
-def _check_out(out_dir: Path, inputs: list[Path]) -> None:
-    """Refuse to replace a folder that is not a previous report (the whole folder is replaced)."""
-    for p in inputs:
-        if out_dir.resolve() == p.resolve() or p.resolve().is_relative_to(out_dir.resolve()):
-            raise InputError("the report folder must not be (or contain) an input folder", file=str(out_dir))
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "report.html").is_file():
-        raise InputError("folder exists and is not a previous report; choose a new or empty folder", file=str(out_dir))
-
-
 def build_report(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  run_dir: str | os.PathLike[str] | None = None, *, predictions: pd.DataFrame | None = None,
                  space: HardwareSpace | None = None, seed: int = 0, progress: bool = True) -> Path:
@@ -112,7 +104,7 @@ def build_report(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLi
     when absent and ``run_dir`` holds a trained predictor, they are computed with it.
     """
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
-    _check_out(out_dir, [processed_dir] + ([Path(run_dir)] if run_dir else []))
+    check_output_dir(out_dir, command="report", force=True, inputs=[processed_dir, run_dir])
     with _Steps("report", 6, progress) as step:
         step("load data")
         ds = load_processed(processed_dir)
@@ -125,7 +117,8 @@ def build_report(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLi
         sections.append(experiments_section(run))
         sections.append(search_section(run))
         step("write")
-        page = write_report(out_dir, "hwpower report", sections, _meta(processed_dir, run_dir), _starts_file(starts))
+        page = write_report(out_dir, "hwpower report", sections, _meta(processed_dir, run_dir), _starts_file(starts),
+                            command="report")
     return page
 
 
@@ -133,14 +126,14 @@ def build_stats(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLik
                 space: HardwareSpace | None = None, seed: int = 0, progress: bool = True) -> Path:
     """The data and per-network statistics only (no run): the same page, PNGs, CSVs and k-means starts."""
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
-    _check_out(out_dir, [processed_dir])
+    check_output_dir(out_dir, command="stats", force=True, inputs=[processed_dir])
     with _Steps("statistics", 5, progress) as step:
         step("load data")
         ds = load_processed(processed_dir)
         sections, starts = _stats_sections(ds, space or space_of(ds), seed, step)
         step("write")
         page = write_report(out_dir, "hwpower data statistics", sections, _meta(processed_dir, None),
-                            _starts_file(starts))
+                            _starts_file(starts), command="stats")
     return page
 
 

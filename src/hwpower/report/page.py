@@ -131,10 +131,12 @@ def render_html(title: str, sections: list[Section], meta: dict[str, str]) -> st
 
 
 def write_report(out_dir: str | os.PathLike[str], title: str, sections: list[Section],
-                 meta: dict[str, str] | None = None, extra_files: dict[str, bytes] | None = None) -> Path:
+                 meta: dict[str, str] | None = None, extra_files: dict[str, bytes] | None = None, *,
+                 command: str = "report") -> Path:
     """Write ``report.html`` with the PNGs and CSVs beside it; returns the page's path.
 
-    The folder is replaced as a whole: a failed run leaves the previous report untouched.
+    The folder is replaced as a whole: a failed run leaves the previous report untouched. Only a new
+    or empty folder or a previous output of ``hwpower COMMAND`` (report or stats) is replaced.
     """
     meta = {"hwpower": __version__, "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **(meta or {})}
     names = [i.filename for s in sections for i in s.items] + list(extra_files or {})
@@ -142,7 +144,7 @@ def write_report(out_dir: str | os.PathLike[str], title: str, sections: list[Sec
     if duplicates:
         raise ValueError(f"report items share file names: {duplicates}")
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, command=command) as tmp:
         tmp.chmod(0o755)  # a report is for sharing; the temporary folder is created private
         for s in sections:
             for item in s.items:

@@ -49,6 +49,12 @@ def read_data(data_dir: str | Path) -> DataInfo:
                     frozenset(ds.train["network"].astype(str).unique()), nets)
 
 
+def context_files(run_dir: str | Path) -> list[Path]:
+    """What a search reads from a run folder (so that no search output is ever written over it)."""
+    folder = Path(run_dir) / FOLDER
+    return [Path(run_dir) / "best"] + [folder / name for name in ("starts.json", "domain.parquet", "context.json")]
+
+
 def prepare(run_dir: str | Path, data_dir: str | Path, *, k: int | None = None, seed: int = 0) -> Path:
     """Compute and save the starts, domain and data facts for ``run_dir`` from ``data_dir``."""
     info = read_data(data_dir)
