@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from ..errors import InputError
 from .common import console, user_errors
 
-app = typer.Typer(help="Networks as block sequences: sample from a search space, import, show.", no_args_is_help=True)
+app = typer.Typer(help="Networks as operator graphs or block sequences: sample from a search space, import, show.",
+                  no_args_is_help=True)
 
 
-@app.command("sample")
+class _SampleCommand(TyperCommand):
+    """Lists the registered search spaces in ``--space``'s help, importing them only when help is
+    shown (importing at start would load the library for every ``hwpower`` command)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # Typer's own click types
+        from ..networks.spaces import SEARCH_SPACES
+
+        for param in self.params:
+            if param.name == "space" and isinstance(param, TyperOption):
+                param.help = f"Registered search space: {', '.join(sorted(SEARCH_SPACES))}."
+        super().format_help(ctx, formatter)
+
+
+@app.command("sample", cls=_SampleCommand)
 def sample(
-    space: str = typer.Option("ofa-mbv3", help="Registered search space."),
+    space: str = typer.Option("ofa-mbv3", help="Registered search space (listed by --help)."),
     n: int = typer.Option(100, "-n", min=1, help="Number of distinct networks."),
     seed: int = typer.Option(0, help="Random seed; same seed, same networks."),
     out: Path = typer.Option(..., help="Output nets_*.json file."),
@@ -34,32 +50,60 @@ def sample(
 
 @app.command("import")
 def import_(
-    sources: list[str] = typer.Argument(..., help="SOURCE:NAME, e.g. torchvision:resnet50; several allowed."),
+    sources: list[str] = typer.Argument(..., help="SOURCE:NAME: torchvision:resnet50 (operator graph), "
+                                        "torchvision-blocks:resnet50 (block form), "
+                                        "module:timm:create_model?model_name=resnet50, onnx:model.onnx, "
+                                        "hf:bert-base (docs/importers.md); several allowed."),
     out: Path = typer.Option(..., help="Output nets_*.json file."),
     net_id: int = typer.Option(0, "--id", min=0, help="Id of the first network; further ones count up."),
-    resolution: int = typer.Option(224, min=1, help="Input resolution (px)."),
-    num_classes: int = typer.Option(1000, min=1, help="Classifier outputs."),
+    resolution: int | None = typer.Option(None, min=1, help="Image side (px); default: the model's own "
+                                          "(torchvision: its weights' crop size)."),
+    batch: int = typer.Option(1, min=1, help="Batch size of the input."),
+    input_shape: str | None = typer.Option(None, help="Whole input shape, e.g. 1,3,224,224 (overrides "
+                                           "--resolution and --batch)."),
+    num_classes: int | None = typer.Option(None, min=1, help="Classifier outputs; default: the model's own."),
+    seq_len: int | None = typer.Option(None, "--seq-len", min=1, help="Tokens of a text model (hf:); default 128."),
 ) -> None:
-    """Import model definitions (no weights downloaded) as block sequences into a nets file."""
-    from ..networks import write_networks
-    from ..networks.importers import import_network
+    """Import model definitions (no weights downloaded) as operator graphs into a nets file."""
+    from ..networks import GraphNetwork, write_networks
+    from ..networks.importers import ImportOptions, import_network
 
     with user_errors():
-        nets = {net_id + i: import_network(s, num_classes=num_classes, resolution=resolution)
-                for i, s in enumerate(sources)}
+        if seq_len is not None and resolution is not None:
+            raise InputError("give --seq-len (text) or --resolution (images), not both", where="--seq-len")
+        options = ImportOptions(num_classes=num_classes, resolution=seq_len or resolution, batch=batch,
+                                input_shape=_shape_option(input_shape))
+        nets = {net_id + i: import_network(s, options) for i, s in enumerate(sources)}
         write_networks(out, nets)
     for i, net in nets.items():
         c = net.counts
-        console.print(f"{i}: {net.name}: {len(net.blocks)} blocks, {c.macs / 1e9:.3f} GMACs, {c.weights:,} weights")
+        if isinstance(net, GraphNetwork):
+            shape, parts = list(net.input_shape), f"{len(net.ops)} operators"
+        else:
+            shape, parts = [1, 3, net.input_resolution, net.input_resolution], f"{len(net.blocks)} blocks"
+        console.print(f"{i}: {net.name}: input {shape}, {parts}, {c.macs / 1e9:.3f} GMACs, {c.weights:,} weights")
     console.print(f"wrote {len(nets)} network(s) to {out}")
+
+
+def _shape_option(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(d) for d in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise InputError(f"expected positive integers separated by commas, e.g. 1,3,224,224; got {text!r}",
+                         where="--input-shape")
+    return shape
 
 
 @app.command("show")
 def show(
     file: Path = typer.Argument(..., help="A nets_*.json file."),
-    net_id: int | None = typer.Option(None, "--id", help="Show this network's blocks."),
+    net_id: int | None = typer.Option(None, "--id", help="Show this network's blocks or operators."),
 ) -> None:
-    """Block table of one network (MACs, weights, activations, totals), or a summary of many."""
+    """Block or operator table of one network (MACs, weights, activations, totals), or a summary of many."""
     from ..networks import read_networks
     from ..networks.show import network_table, summary_table
 

@@ -44,9 +44,10 @@ ELTWISE_FNS: dict[str, int] = {
     "relu": 1, "relu6": 1, "leaky_relu": 2, "hardtanh": 1, "neg": 1, "abs": 1, "scale": 1,
     "hswish": 4, "hsigmoid": 3, "sigmoid": 8, "swish": 9, "silu": 9, "gelu": 10, "tanh": 8, "exp": 8,
     "sqrt": 8, "rsqrt": 8, "log": 8, "pow": 8, "erf": 8, "mish": 12, "softplus": 8, "elu": 8,
-    "clamp": 1, "copy": 0,
+    "clamp": 1, "copy": 0, "cmp": 1, "round": 1,
 }
-ACT_FNS = ("none", *sorted(k for k in ELTWISE_FNS if k not in ("add", "sub", "mul", "div", "max", "min", "where", "copy")))
+ACT_FNS = ("none", *sorted(k for k in ELTWISE_FNS
+                           if k not in ("add", "sub", "mul", "div", "max", "min", "where", "copy", "cmp", "round")))
 # Operations per element: folded batch norm is a scale and shift; the others compute mean and
 # variance, then normalize, scale and shift.
 NORM_FNS: dict[str, int] = {"batch": 2, "layer": 7, "group": 7, "instance": 7, "rms": 5}
@@ -236,7 +237,8 @@ def _conv_geometry(op: Op) -> OpGeometry:
 
 def _conv_weights(op: Op) -> int:
     k = op.out_shape[1]
-    return _conv_geometry(op).w_words + k * (int(op.attr("bias")) + 2 * (op.attr("norm") == "batch"))
+    own = 0 if op.attr("shared") else _conv_geometry(op).w_words + k * int(op.attr("bias"))
+    return own + 2 * k * (op.attr("norm") == "batch")
 
 
 # -- linear and matmul -----------------------------------------------------------------------------
@@ -269,8 +271,9 @@ def _check_matmul(op: Op) -> None:
 def _matmul_geometry(op: Op) -> OpGeometry:
     a, b = op.in_shapes
     batch = numel(op.out_shape[:-2])
-    # B is the stationary operand, fetched from the buffer like weights; broadcast B counted once.
-    return OpGeometry(batch, a[-1], b[-1], a[-2], numel(b), numel(a), op.out_act)
+    # B is the stationary operand, fetched like weights; each of the batch's problems loads its own
+    # B into the array, so a B broadcast across heads is read once per head (as ZigZag counts it).
+    return OpGeometry(batch, a[-1], b[-1], a[-2], batch * a[-1] * b[-1], numel(a), op.out_act)
 
 
 # -- the kinds without MACs ---------------------------------------------------------------------
@@ -346,15 +349,18 @@ def _move_geometry(op: Op) -> OpGeometry:
     return OpGeometry(1, 1, 1, 0, 0, op.in_act, op.out_act)
 
 
-_MAC_ATTRS = {"norm": "none", "act": "none", "bias": False}
+# shared: the kernel (and bias) is another operator's, applied again (a detection head run on
+# every pyramid level, tied embeddings): read like any kernel, counted among the weights once.
+_MAC_ATTRS = {"norm": "none", "act": "none", "bias": False, "shared": False}
 KINDS: dict[LayerOp, KindSpec] = {
     LayerOp.CONV: KindSpec({"kernel": (1, 1), "stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1,
                             **_MAC_ATTRS}, _check_conv,
                            macs=lambda op: _conv_geometry(op).macs_of(), weights=_conv_weights, geometry=_conv_geometry),
     LayerOp.LINEAR: KindSpec(dict(_MAC_ATTRS), _check_linear,
                              macs=lambda op: _linear_geometry(op).macs_of(),
-                             weights=lambda op: _linear_geometry(op).w_words + op.out_shape[-1] * (
-                                 int(op.attr("bias")) + 2 * (op.attr("norm") == "batch")),
+                             weights=lambda op: 0 if op.attr("shared") else _linear_geometry(op).w_words + (
+                                 op.out_shape[-1] * int(op.attr("bias"))) + 2 * op.out_shape[-1] * (
+                                 op.attr("norm") == "batch"),
                              geometry=_linear_geometry),
     LayerOp.MATMUL: KindSpec({"act": "none"}, _check_matmul, macs=lambda op: _matmul_geometry(op).macs_of(),
                              geometry=_matmul_geometry),

@@ -1,38 +1,14 @@
-"""Neural architecture search spaces: the seed's networks "from the search phase".
-
-Spaces are registered by name in :data:`SEARCH_SPACES`; add one by writing a class with ``name``,
-``size`` and ``sample(rng)`` and decorating it with :func:`register_space`.
-"""
+"""Once-for-All MobileNetV3: the seed's search space, as block sequences (the compact form)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from ..errors import InputError
-from .blocks import Block, ConvBlock, LinearBlock, MBConvBlock, PoolBlock
-from .network import Network
-
-
-class SearchSpace(Protocol):
-    name: str
-
-    def sample(self, rng: np.random.Generator) -> tuple[tuple, Network]:
-        """Return (a hashable architecture key, the network). Equal keys mean equal networks."""
-        ...
-
-
-SEARCH_SPACES: dict[str, SearchSpace] = {}
-
-
-def register_space(space: SearchSpace) -> SearchSpace:
-    if space.name in SEARCH_SPACES:
-        raise ValueError(f"search space {space.name!r} registered twice")
-    SEARCH_SPACES[space.name] = space
-    return space
+from ..blocks import Block, ConvBlock, LinearBlock, MBConvBlock, PoolBlock
+from ..network import Network
+from . import register_space
 
 
 @dataclass(frozen=True)
@@ -91,30 +67,3 @@ class OFAMobileNetV3:
 
 
 register_space(OFAMobileNetV3())
-
-
-def sample_networks(space: str, n: int, seed: int, *, start_id: int = 0,
-                    progress: Callable[[int], None] | None = None) -> dict[int, Network]:
-    """Sample ``n`` distinct networks from a registered space, deterministically from ``seed``.
-
-    ``progress``, if given, is called with the number of networks drawn so far (for progress bars).
-    """
-    if space not in SEARCH_SPACES:
-        raise InputError(f"unknown search space {space!r} (known: {sorted(SEARCH_SPACES)})", where="space")
-    sampler = SEARCH_SPACES[space]
-    rng = np.random.default_rng(seed)
-    seen: set[tuple] = set()
-    nets: dict[int, Network] = {}
-    attempts = 0
-    while len(nets) < n:
-        attempts += 1
-        if attempts > 100 * n + 1000:
-            raise InputError(f"could not draw {n} distinct networks from {space!r}", where="space")
-        key, net = sampler.sample(rng)
-        if key in seen:
-            continue
-        seen.add(key)
-        nets[start_id + len(nets)] = net
-        if progress is not None:
-            progress(len(nets))
-    return nets
