@@ -54,7 +54,7 @@ def test_import_then_show(tmp_path):
     assert list(nets) == [7] and nets[7].name == "resnet18"
     assert json.loads(out.read_text())["7"]["name"] == "resnet18"
     shown = run("nets", "show", str(out))
-    assert shown.exit_code == 0 and "resblock" in shown.output and "11,689.5" in shown.output  # k weights
+    assert shown.exit_code == 0 and "conv2d" in shown.output and "11,689.5" in shown.output  # k weights
 
 
 @pytest.mark.parametrize("args, message", [

@@ -131,14 +131,14 @@ def test_conv_macs_follow_the_loop_nest(c, k, size, kernel, stride, dilation, gr
     assert g.groups * g.red * g.kout * g.pos == op.macs
 
 
-def test_predictor_commands_refuse_graph_networks_with_the_file_and_id(tmp_path):
+def test_predictor_commands_read_graph_networks_with_their_keys(tmp_path):
+    """Issue 12: the predictor and its search read operator graphs (no more block-only guard)."""
     from hwpower.model.cli_support import load_networks
-    from hwpower.networks import write_networks
+    from hwpower.networks import GraphNetwork, write_networks
     from hwpower.search.inputs import pick_networks
 
     path = tmp_path / "nets_g.json"
     write_networks(path, {7: _attention_block()})
-    for call in (lambda: load_networks([path]), lambda: pick_networks(path, [7])):
-        with pytest.raises(InputError) as info:
-            call()
-        assert f"{path}: network 7: graph (operator-level) networks are not yet supported" in str(info.value)
+    loaded = load_networks([path])
+    assert list(loaded) == ["nets_g/7"] and isinstance(loaded["nets_g/7"], GraphNetwork)
+    assert pick_networks(path, [7]) == [loaded["nets_g/7"]]

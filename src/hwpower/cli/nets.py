@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from ..errors import InputError
-from .common import console, user_errors
+from .common import FORCE_FILE, console, user_errors
 
 app = typer.Typer(help="Networks as operator graphs or block sequences: sample from a search space, import, show.",
                   no_args_is_help=True)
@@ -33,14 +33,17 @@ def sample(
     space: str = typer.Option("ofa-mbv3", help="Registered search space (listed by --help)."),
     n: int = typer.Option(100, "-n", min=1, help="Number of distinct networks."),
     seed: int = typer.Option(0, help="Random seed; same seed, same networks."),
-    out: Path = typer.Option(..., help="Output nets_*.json file."),
+    out: Path = typer.Option(..., help="Output nets_*.json file (an existing one is replaced only with --force)."),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Sample distinct networks from a search space into a nets file."""
     from rich.progress import Progress  # library imports live in the commands: `hwpower --help` starts fast
 
+    from ..io import check_output_file
     from ..networks import sample_networks, write_networks
 
     with user_errors():
+        check_output_file(out, force=force)
         with Progress(transient=True, console=console) as bar:
             task = bar.add_task(f"sampling {space}", total=n)
             nets = sample_networks(space, n, seed, progress=lambda done: bar.update(task, completed=done))

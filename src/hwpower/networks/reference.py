@@ -2,8 +2,8 @@
 
 The packaged file ``data/reference.json`` is written by::
 
-    hwpower nets import torchvision:resnet18 torchvision:resnet50 torchvision:mobilenet_v2 \\
-        torchvision:mobilenet_v3_large torchvision:efficientnet_b0 \\
+    hwpower nets import torchvision-blocks:resnet18 torchvision-blocks:resnet50 torchvision-blocks:mobilenet_v2 \\
+        torchvision-blocks:mobilenet_v3_large torchvision-blocks:efficientnet_b0 --resolution 224 \\
         --out src/hwpower/networks/data/reference.json
 
 (ids 0-4 in that order, each network's ``name`` the torchvision model name, 224 px, 1000 classes).
