@@ -58,3 +58,13 @@ def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()
 
+
+
+def test_import_never_replaces_a_file_without_force(tmp_path):
+    out = tmp_path / "nets.json"
+    out.write_text("my notes")
+    result = run("torchvision:resnet18", "--out", str(out))
+    assert result.exit_code == 2 and "pass --force" in result.output
+    assert out.read_text() == "my notes"
+    assert run("torchvision:resnet18", "--out", str(out), "--force").exit_code == 0
+    assert read_networks(out)[0].name == "resnet18"

@@ -57,7 +57,7 @@ def import_(
                                         "torchvision-blocks:resnet50 (block form), "
                                         "module:timm:create_model?model_name=resnet50, onnx:model.onnx, "
                                         "hf:bert-base (docs/importers.md); several allowed."),
-    out: Path = typer.Option(..., help="Output nets_*.json file."),
+    out: Path = typer.Option(..., help="Output nets_*.json file (an existing one is replaced only with --force)."),
     net_id: int = typer.Option(0, "--id", min=0, help="Id of the first network; further ones count up."),
     resolution: int | None = typer.Option(None, min=1, help="Image side (px); default: the model's own "
                                           "(torchvision: its weights' crop size)."),
@@ -66,8 +66,10 @@ def import_(
                                            "--resolution and --batch)."),
     num_classes: int | None = typer.Option(None, min=1, help="Classifier outputs; default: the model's own."),
     seq_len: int | None = typer.Option(None, "--seq-len", min=1, help="Tokens of a text model (hf:); default 128."),
+    force: bool = FORCE_FILE,
 ) -> None:
     """Import model definitions (no weights downloaded) as operator graphs into a nets file."""
+    from ..io import check_output_file
     from ..networks import GraphNetwork, write_networks
     from ..networks.importers import ImportOptions, import_network
 
@@ -76,6 +78,7 @@ def import_(
             raise InputError("give --seq-len (text) or --resolution (images), not both", where="--seq-len")
         options = ImportOptions(num_classes=num_classes, resolution=seq_len or resolution, batch=batch,
                                 input_shape=_shape_option(input_shape))
+        check_output_file(out, force=force)
         nets = {net_id + i: import_network(s, options) for i, s in enumerate(sources)}
         write_networks(out, nets)
     for i, net in nets.items():
