@@ -14,7 +14,7 @@ from hwpower.cli import app
 from hwpower.errors import HwpowerError, InputError, OutputError
 from hwpower.generate import COLUMNS, GenerateConfig, generate, make_plan, round_significant
 from hwpower.networks import read_networks
-from hwpower.oracle import HW_PARAMS, HardwareSpace, Oracle
+from hwpower.oracle import HW_PARAMS, HardwareSpace, Oracle, OracleSettings
 
 SMALL = GenerateConfig(networks=8, train_rows=300, val_rows=100, seed=7, shards=3)
 
@@ -129,7 +129,7 @@ def test_zigzag_backend_reports_clearly_when_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "hwpower.oracle.zigzag_backend", None)  # import now fails
     with pytest.raises(HwpowerError, match="--backend zigzag is not available"):
         generate(tmp_path / "z", GenerateConfig(networks=2, train_rows=2, val_rows=1, backend="zigzag",
-                                                include_reference=False))
+                                                include_reference=False, settings=OracleSettings(schedule="layer")))
     assert not (tmp_path / "z").exists()
 
 

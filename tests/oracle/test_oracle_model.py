@@ -52,19 +52,26 @@ def test_dvfs_curve():
 def test_dense_conv_mapping_and_ceil_loss():
     conv = Layer("c", LayerOp.CONV, 16, 32, 8, 8, kernel=1)  # 1x1, C=16, K=32, 8x8 outputs
     ws = costs(conv, pe_rows=3, pe_cols=5)  # rows <- C*RS = 16 (6 folds), cols <- K = 32 (7 folds)
-    assert ws["cycles"] == 6 * 7 * 64
-    assert ws["utilisation"] == pytest.approx(16 * 32 * 64 / (15 * 6 * 7 * 64))
+    # each of the 42 weight tiles streams 64 positions plus the pipeline skew R + C - 2 = 6
+    assert ws["cycles"] == 6 * 7 * 64 + 42 * 6
+    assert ws["utilisation"] == pytest.approx(16 * 32 * 64 / (15 * (6 * 7 * 64 + 42 * 6)))
     os_ = costs(conv, pe_rows=3, pe_cols=5, dataflow="os")  # rows <- PQ = 64 (22 folds), cols <- K (7)
-    assert os_["cycles"] == 22 * 7 * 16
+    assert os_["cycles"] == 22 * 7 * 16 + 22 * 7 * 6
+    # a 2-word register file cannot hold a second stationary value: R cycles of reload per tile
+    assert costs(conv, pe_rows=3, pe_cols=5, rf_bytes=2)["cycles"] == 6 * 7 * 64 + 42 * (6 + 3)
 
 
 def test_depthwise_maps_poorly_on_weight_stationary():
     dw = Layer("dw", LayerOp.CONV, 64, 64, 16, 16, kernel=3, groups=64)
     ws = costs(dw, pe_rows=16, pe_cols=16)
     os_ = costs(dw, pe_rows=16, pe_cols=16, dataflow="os")
-    assert ws["utilisation"] == pytest.approx(9 / 16 / 16)
-    assert os_["utilisation"] == pytest.approx(1.0)
-    assert ws["compute_s"] > 10 * os_["compute_s"] and ws["latency_s"] > 2 * os_["latency_s"]
+    # ws: 9 of 256 PEs, 64 channel tiles of 256 positions, each with a skew of 30 cycles
+    assert ws["cycles"] == 64 * 256 + 64 * 30
+    assert ws["utilisation"] == pytest.approx(9 * 64 * 256 / (256 * (64 * 256 + 64 * 30)))
+    # os: all PEs busy but each of the 16 x 4 output tiles streams only 9 taps: skew dominates
+    assert os_["cycles"] == 16 * 4 * 9 + 64 * 30
+    assert os_["utilisation"] == pytest.approx(9 * 64 * 256 / (256 * 2496))
+    assert ws["compute_s"] > 7 * os_["compute_s"] and ws["latency_s"] > 2 * os_["latency_s"]
 
 
 def test_dram_traffic_compulsory_when_it_fits_and_refetched_otherwise():
@@ -75,18 +82,26 @@ def test_dram_traffic_compulsory_when_it_fits_and_refetched_otherwise():
     assert costs(conv, glb_kib=16)["dram_words"] == min(w + 5 * i, 2 * w + i) + o
 
 
-def test_latency_is_the_slowest_bound():
+def test_latency_overlaps_compute_and_dram_in_double_buffered_tiles():
     conv = Layer("c", LayerOp.CONV, 64, 64, 16, 16, kernel=3)
     c = costs(conv, dram_gbps=1.0, glb_kib=1024)
-    assert c["dram_s"] == pytest.approx((64 * 64 * 9 + 2 * 64 * 256) / 1e9)  # 8-bit words = bytes
-    assert c["latency_s"] == max(c["compute_s"], c["glb_s"], c["dram_s"])
-    assert c["compute_s"] == pytest.approx((576 // 4) * (64 // 4) * 256 / 500e6)  # full use of 4 x 4 PEs
+    words = 64 * 64 * 9 + 2 * 64 * 256
+    assert c["dram_s"] == pytest.approx(words / 1e9)  # 8-bit words = bytes
+    tiles = 144 * 16  # (576 / 4) x (64 / 4) weight tiles of 256 positions, skew 4 + 4 - 2
+    assert c["compute_s"] == pytest.approx((tiles * 256 + tiles * 6) / 500e6)
+    # everything fits one half-buffer tile (512 KiB): no double buffering, load then compute
+    assert c["latency_s"] == pytest.approx(c["compute_s"] + c["dram_s"])
+    # a 16 KiB buffer moves the traffic in 8 KiB tiles: the first one's load is not hidden
+    s = costs(conv, dram_gbps=1.0, glb_kib=16)
+    n = s["dram_words"] / 8192  # tiles, counted fractionally
+    bound = max(s["compute_s"], s["glb_s"])
+    assert n > 1 and s["latency_s"] == pytest.approx(max(bound, s["dram_s"]) + min(bound, s["dram_s"]) / n)
 
 
 def test_energy_is_the_sum_of_levels_and_rises_with_bits():
     conv = Layer("c", LayerOp.CONV, 32, 32, 14, 14, kernel=3)
     c8, c16 = costs(conv), costs(conv, bits=16)
-    levels = sum(c8[f"e_{x}_pj"] for x in ("mac", "rf", "noc", "glb", "leak", "dram", "dram_bg"))
+    levels = sum(c8[f"e_{x}_pj"] for x in ("mac", "rf", "noc", "clk", "glb", "leak", "dram", "dram_bg"))
     assert levels == pytest.approx(c8["e_core_pj"] + c8["e_bw_pj"])
     v = OracleSettings().voltage(500)
     assert 0.6 < v < 0.75  # 500 MHz sits below the 0.9 V / 800 MHz nominal point
@@ -101,9 +116,9 @@ def nets():
 
 def test_evaluate_matches_layer_sums_and_single_rows(nets):
     hw = HardwareSpace.default().sample(64, seed=1)
-    oracle = Oracle()
+    oracle = Oracle(OracleSettings(schedule="layer"))  # a bare layer table is costed layer by layer
     out = oracle.evaluate(nets[0], hw)
-    assert list(out.columns) == ["P_core", "P_bw", "P", "latency_ms", "energy_mj"]
+    assert list(out.columns) == ["P_core", "P_bw", "P", "latency_ms", "energy_mj", "area_mm2"]
     c = oracle.evaluate_layers(nets[0].layer_table(), hw)
     np.testing.assert_allclose(out["energy_mj"], (c["e_core_pj"] + c["e_bw_pj"]).sum(1) * 1e-9, rtol=1e-12)
     np.testing.assert_allclose(out["P"], out["P_core"] + out["P_bw"], rtol=1e-12)
@@ -127,7 +142,7 @@ def test_evaluate_many_groups_by_network(nets):
 
 def test_breakdown_adds_up(nets):
     hw = {**HW, "dataflow": "os"}
-    oracle = Oracle()
+    oracle = Oracle(OracleSettings(schedule="layer"))  # fused lists the expanded graph's operators
     b = oracle.breakdown(nets[1], hw)
     total = oracle.evaluate(nets[1], pd.DataFrame({k: [v] for k, v in hw.items()}))
     assert len(b) == len(nets[1].layers) and b["name"].iloc[0] == "b0.conv"

@@ -106,3 +106,32 @@ def test_outputs_finite_and_positive_over_the_space(table, seed):
                for p in SPACE.params}
     c = ORACLE.evaluate_layers(table, corners)
     assert np.all(np.isfinite(c["e_core_pj"])) and np.all(c["latency_s"] > 0)
+
+
+@given(layer_tables, configs())
+def test_latency_between_the_bounds_and_their_sum(table, hw):
+    """Overlap model (oracle/array.py): never faster than the slowest of compute, buffer and DRAM,
+    never slower than compute (or buffer) and DRAM in series."""
+    c = evaluate(table, hw, glb_kib=np.geomspace(16, 4096, 9))
+    compute = np.maximum(c["compute_s"], c["glb_s"])
+    assert np.all(c["latency_s"] >= compute * (1 - 1e-12))
+    assert np.all(c["latency_s"] >= c["dram_s"] * (1 - 1e-12))
+    assert np.all(c["latency_s"] <= (compute + c["dram_s"]) * (1 + 1e-12))
+
+
+@given(layer_tables, configs())
+def test_utilisation_at_most_one_for_every_kind(table, hw):
+    for dataflow in ("ws", "os"):
+        c = evaluate(table, {**hw, "dataflow": dataflow}, pe_rows=[4, 7, 16, 64])
+        assert np.all(c["utilisation"] >= 0) and np.all(c["utilisation"] <= 1 + 1e-12)
+        macs = np.asarray(table.macs) > 0
+        assert np.all(c["utilisation"][:, macs] > 0)
+
+
+@given(st.integers(2, 256), st.integers(3, 56), st.sampled_from([1, 3, 5, 7]), configs())
+def test_depthwise_uses_fewer_pes_than_dense_on_weight_stationary(c, size, k, hw):
+    dense = Layer("d", LayerOp.CONV, c, c, size, size, kernel=k)
+    dw = Layer("dw", LayerOp.CONV, c, c, size, size, kernel=k, groups=c)
+    u = evaluate(LayerTable.from_layers([dense, dw]), {**hw, "dataflow": "ws"}, pe_cols=[4, 16, 64])["utilisation"]
+    assert np.all(u[:, 1] <= u[:, 0] * (1 + 1e-12))
+    assert np.all(u[:, 1] <= k * k / (hw["pe_rows"] * np.array([4, 16, 64])) + 1e-12)  # R*S PEs at most

@@ -24,13 +24,18 @@ def generate_cmd(
     ray: str | None = typer.Option(None, "--ray", help="Spread shards over Ray: auto, local or a cluster ADDRESS."),
     tech_nm: int = typer.Option(45, help="Technology node (nm): 45 or 65."),
     dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
+    schedule: str = typer.Option("fused", help="fused: activations that fit stay on chip (whole or as depth-first "
+                                 "tiles); layer: every activation goes through DRAM (recorded in the manifest; docs/oracle.md, Schedule)."),
     reference: bool = typer.Option(True, "--reference/--no-reference", help="Include the reference networks."),
+    tech: str | None = typer.Option(None, help="Fitted technology constants (`hwpower calibrate --fit ... --out "
+                                    "FILE`), or 'builtin' for the fit of the published chips; recorded in the manifest."),
     force: bool = FORCE,
 ) -> None:
     """Write nets_*.json, train_*.txt, val_*.txt and manifest.json (docs/data-format.md)."""
     from ..generate import GenerateConfig, generate  # heavy (oracle, pandas, ray): only when run
     from ..io import check_output_dir
-    from ..oracle import HardwareSpace, OracleSettings
+    from ..oracle import HardwareSpace
+    from ..oracle.calibration.factors import tech_settings
 
     with user_errors():
         check_output_dir(out, command="generate", force=force, inputs=[space])
@@ -38,7 +43,7 @@ def generate_cmd(
             networks=networks, train_rows=train_rows, val_rows=val_rows, seed=seed,
             space=HardwareSpace.from_toml(space) if space else HardwareSpace.default(), noise=noise,
             backend=backend, heldout_fraction=heldout_fraction, shards=shards, ray_address=ray,
-            settings=OracleSettings(tech_nm=tech_nm, dram=dram), include_reference=reference,
+            settings=tech_settings(tech, tech_nm=tech_nm, dram=dram, schedule=schedule), include_reference=reference,
         )
         manifest = generate(out, config)
     c = manifest["counts"]

@@ -48,6 +48,12 @@ class GenerateConfig:
             (self.backend in BACKENDS, f"backend must be one of {list(BACKENDS)}, got {self.backend!r}"),
             (0 < self.heldout_fraction < 1, f"heldout fraction must be in (0, 1), got {self.heldout_fraction}"),
             (self.shards >= 1, f"shards must be >= 1, got {self.shards}"),
+            # ZigZag costs one layer at a time: it has no inter-layer schedule to honour.
+            (self.backend != "zigzag" or self.settings.schedule == "layer",
+             "backend zigzag costs layer by layer: use schedule 'layer' (--schedule layer)"),
+            # ZigZag computes its own latency: a fitted cycle overhead (--tech) cannot apply to it.
+            (self.backend != "zigzag" or self.settings.cycle_overhead == 1.0,
+             "backend zigzag ignores the fitted cycle overhead of --tech: use the analytical backend"),
         ]
         for ok, problem in checks:
             if not ok:

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 from ..errors import HwpowerError
 from ..networks import Network
 from ..oracle import HW_PARAMS, OUTPUTS, Oracle, OracleSettings
+from ..oracle.area import hardware_area_mm2
 
 SIGNIFICANT_DIGITS = 6
 COLUMNS = (*HW_PARAMS, "network", *OUTPUTS)
@@ -70,8 +71,11 @@ def evaluate_rows(nets: Sequence[Network], task: ShardTask, oracle: Any = None) 
         p_core, p_bw, lat = p_core * f[0], p_bw * f[1], lat * f[2]
     p_core, p_bw, lat = (round_significant(v) for v in (p_core, p_bw, lat))
     p = round_significant(p_core + p_bw)
+    # Area depends on the hardware alone: no measurement noise; peer backends take the oracle's.
+    area = out["area_mm2"].to_numpy() if "area_mm2" in out else hardware_area_mm2(hw, task.settings.tech_constants)
     return pd.DataFrame({"P_core": p_core, "P_bw": p_bw, "P": p, "latency_ms": lat,
-                         "energy_mj": round_significant(p * lat)})  # W x ms = mJ
+                         "energy_mj": round_significant(p * lat),  # W x ms = mJ
+                         "area_mm2": round_significant(area)})
 
 
 def shard_text(nets: Sequence[Network], task: ShardTask, oracle: Any = None) -> bytes:

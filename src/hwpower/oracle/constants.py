@@ -73,13 +73,77 @@ class Node:
 
 # Nominal supplies: 0.9 V at 45 nm (Horowitz 2014), 1.0 V at 65 nm (Eyeriss, Chen et al. JSSC 2017).
 # f_nom at 45 nm: 800 MHz at 0.9 V, an assumption; 1 GHz then needs ~1.1 V (overdrive).
-NODES = {45: Node(45.0, 0.9, 800.0), 65: Node(65.0, 1.0, 250.0)}
+# 28 nm: 0.9 V at 1 GHz (assumption: NVDLA's primer sizes its 28 nm configurations for a 1 GHz
+# clock; TPU v1 runs 700 MHz at 28 nm, Jouppi et al. ISCA 2017). 16 nm: 0.8 V at 1 GHz (assumption
+# interpolated from Simba's 16 nm chiplet range, 0.42 V / 161 MHz to 1.2 V / 2 GHz, Zimmer et al.
+# VLSI 2019 / JSSC 2020).
+NODES = {45: Node(45.0, 0.9, 800.0), 65: Node(65.0, 1.0, 250.0), 28: Node(28.0, 0.9, 1000.0),
+         16: Node(16.0, 0.8, 1000.0)}
+# Below 22 nm the Accelergy CACTI plug-in scales energy and leakage by (node / 22)^0.5 instead of
+# linearly (FinFET capacitance shrinks more slowly; accelergy-cacti-plug-in scaling rules).
+SUBLINEAR_BELOW_NM = 22.0
+
+
+def node_energy_factor(tech_nm: float) -> float:
+    """Switched capacitance of a node relative to 45 nm: linear in feature size (Dennard et al.,
+    IEEE JSSC 9(5), 1974) down to 22 nm, then (node / 22)^0.5 (Accelergy's rule): 65 nm 1.44,
+    28 nm 0.62, 16 nm 0.42."""
+    nm = float(tech_nm)
+    if nm >= SUBLINEAR_BELOW_NM:
+        return nm / REF_TECH_NM
+    return SUBLINEAR_BELOW_NM / REF_TECH_NM * (nm / SUBLINEAR_BELOW_NM) ** 0.5
+
+
+@dataclass(frozen=True)
+class TechConstants:
+    """Per-node multipliers on the 45 nm / 0.9 V figures of this module, the knobs a constants fit
+    (oracle/calibration/fit.py) may override: ``OracleSettings(tech_nm=65, tech=TechConstants(...))``.
+
+    The defaults (:func:`tech_constants`) are the physics: dynamic energies scale with
+    :func:`node_energy_factor`, areas with the square of the feature size, leakage per bit / per PE
+    is held at its 45 nm figure (stated assumption, see :func:`leakage_scale`). A fit changes them.
+    ``dram_pj_per_bit`` None keeps the DRAM type's figure.
+    """
+
+    logic: float = 1.0  # MAC, add and vector-unit energies (x the 45 nm figure at equal voltage)
+    sram: float = 1.0  # SRAM bank and register-file access energies
+    wire: float = 1.0  # array network and buffer H-tree energies
+    leakage: float = 1.0  # SRAM and PE leakage power
+    logic_area: float = 1.0  # PE, network and control area (x the 45 nm figure)
+    sram_area: float = 1.0  # SRAM and register-file area (x the 45 nm figure)
+    dram_pj_per_bit: float | None = None
+    dram_background: float = 1.0  # DRAM active-standby and power-down power
+
+    def __post_init__(self) -> None:
+        values = [getattr(self, k) for k in self.__dataclass_fields__ if k != "dram_pj_per_bit"]
+        if self.dram_pj_per_bit is not None:
+            values.append(self.dram_pj_per_bit)
+        if not all(np.isfinite(x) and x > 0 for x in values):
+            raise ValueError(f"TechConstants need positive finite values, got {self}")
+
+
+# Published 6T SRAM bit-cell areas (um^2), for the area model (oracle/area.py) and the node's
+# SRAM area scale: Intel 65 nm 0.57 (Tyagi et al., IEDM 2005), Intel 45 nm 0.346 (Mistry et al.,
+# IEDM 2007), TSMC 28 nm 0.127 (high density; Wu et al., IEDM 2010), TSMC 16 nm FinFET 0.07
+# (Wu et al., IEDM 2013). Cells shrink more slowly than (node)^2 below 45 nm.
+SRAM_CELL_UM2 = {65: 0.57, 45: 0.346, 28: 0.127, 16: 0.07}
+
+
+def tech_constants(tech_nm: float) -> TechConstants:
+    """The physics defaults for a node (any node: built-in cell areas where published, else the
+    feature size squared)."""
+    f = node_energy_factor(tech_nm)
+    nm = float(tech_nm)
+    cell = SRAM_CELL_UM2.get(int(nm), SRAM_CELL_UM2[45] * (nm / REF_TECH_NM) ** 2)
+    return TechConstants(logic=f, sram=f, wire=f, leakage=1.0, logic_area=(nm / REF_TECH_NM) ** 2,
+                         sram_area=cell / SRAM_CELL_UM2[45])
 
 
 def energy_scale(v, tech_nm: float = REF_TECH_NM):
-    """Dynamic energy relative to 45 nm / 0.9 V: E ~ C V^2 and C ~ feature size (constant-field
-    scaling, Dennard et al., IEEE JSSC 9(5), 1974). 65 nm at 1.0 V costs 1.78x the 45 nm energy."""
-    return (tech_nm / REF_TECH_NM) * (np.asarray(v, dtype=float) / REF_V) ** 2
+    """Dynamic energy relative to 45 nm / 0.9 V: E ~ C V^2 with C ~ :func:`node_energy_factor`
+    (constant-field scaling, Dennard et al., IEEE JSSC 9(5), 1974). 65 nm at 1.0 V costs 1.78x the
+    45 nm energy."""
+    return node_energy_factor(tech_nm) * (np.asarray(v, dtype=float) / REF_V) ** 2
 
 
 def mult_energy_pj(bits, v=REF_V, tech_nm: float = REF_TECH_NM):
@@ -183,3 +247,21 @@ def voltage_for_frequency(freq_mhz, node: Node, *, v_th: float = V_TH, alpha: fl
         raise ValueError(f"frequency {float(f.max()):g} MHz needs more than {v_max} V on this node "
                          f"(max {f_grid[-1]:.0f} MHz)")
     return np.interp(f, f_grid, v_grid)  # below the floor's frequency interp returns v_min
+
+
+# --- Clock tree (assumption) ---------------------------------------------------------------------
+# Each clocked load (a flip-flop's clock pin, or the clock-gating cell of one register-file word,
+# whose flops are clocked only when written) costs C V^2 per cycle: 2 fF at 45 nm, a ~1 fF clock
+# pin (NanGate FreePDK45 DFF_X1 class) plus as much again of clock wiring. A PE has 6 x bits pipeline
+# flops (two operands, the product and the accumulator at twice the width). Assumption; Eyeriss
+# reports its clock network as a large share of chip power (Chen et al., JSSC 2017).
+CLOCK_FF_PER_LOAD = 2.0
+PIPELINE_FLOPS_PER_BIT = 6
+
+
+def clock_energy_pj(n_pes, bits, rf_bytes, v=REF_V, tech_nm: float = REF_TECH_NM):
+    """Clock-tree energy of the whole PE array per cycle (pJ): loads x C x V^2 (assumption above)."""
+    bits = np.asarray(bits, dtype=float)
+    loads = PIPELINE_FLOPS_PER_BIT * bits + np.asarray(rf_bytes, dtype=float) * 8 / bits
+    c_pf = CLOCK_FF_PER_LOAD * 1e-3 * node_energy_factor(tech_nm)
+    return np.asarray(n_pes, dtype=float) * loads * c_pf * np.asarray(v, dtype=float) ** 2

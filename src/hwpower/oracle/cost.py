@@ -22,7 +22,9 @@ Spatial mapping on an R x C array (dimension D1 on rows, D2 on columns, T iterat
 - output stationary (ShiDianNao-like): D1 = PQ, D2 = G*Kg, T = Cg*RS. Depthwise maps well; a fully
   connected layer (PQ = 1) fills one row.
 
-Compute cycles = ceil(D1/R) * ceil(D2/C) * T (the ceil effects are the utilisation loss).
+Compute cycles = ceil(D1/R) * ceil(D2/C) * T plus a pipeline skew of R + C - 2 cycles per tile
+(WS: one tile per group and fold; OS: one per fold): the ceil effects and the skew are the
+utilisation loss (oracle/array.py, after SCALE-Sim).
 
 Data movement, in words of ``bits``:
 
@@ -39,10 +41,16 @@ Data movement, in words of ``bits``:
   weight tiles of half the buffer with the input re-read per tile (W + n*I + O) or input tiles
   with the weights re-read per tile (n*W + I + O). The minimum of two terms that never grow with
   the buffer never grows either (the monotonicity the property tests check). DRAM words are also
-  written to or read from the buffer.
+  written to or read from the buffer. ``residency`` (from the schedule, oracle/schedule.py) scales
+  the activation terms I and O by the fraction that goes through DRAM.
 
-Latency (as Timeloop computes it): the slowest of compute cycles, buffer cycles (one word per
-array row and column per cycle: the buffer is banked to feed the array's edges) and DRAM time.
+Energies per access come from oracle/memory.py (banked SRAM: bank + H-tree; DRAM active standby
+while transferring, power-down otherwise) and constants.py (arithmetic, array network, clock tree),
+scaled per node by :class:`constants.TechConstants`.
+
+Latency: compute is the slower of the array's cycles and the buffer's (one word per array row and
+column per cycle: the buffer is banked to feed the array's edges); DRAM transfers overlap it in
+double-buffered tiles, max + min / n (oracle/array.py), not perfectly as in Timeloop.
 """
 
 from __future__ import annotations
@@ -53,7 +61,9 @@ from typing import Any
 import numpy as np
 
 from ..networks.layers import LayerOp, LayerTable
+from . import array as A
 from . import constants as K
+from . import memory as M
 
 RF_PIPELINE_WORDS = 2  # register-file words kept for the two streaming operands
 RF_ACCESSES_PER_MAC = 3
@@ -61,6 +71,23 @@ RF_ACCESSES_PER_MAC = 3
 # costed (the embedded data depends on it); issue 13 may move them to the vector unit too.
 VECTOR_KINDS = (LayerOp.NORM, LayerOp.SOFTMAX, LayerOp.UPSAMPLE)
 MEMORY_KINDS = (LayerOp.MOVE, LayerOp.EMBEDDING)
+
+
+@dataclass(frozen=True)
+class Residency:
+    """Fraction of each operator's input / output activation words that go through DRAM, per
+    (configuration, operator): (N, L) float arrays in [0, 1] (or anything broadcasting to that).
+    Supplied by the schedule (oracle/schedule.py): 1 = the activation is written to / read from
+    DRAM as a single-operator schedule does; 0 = it stays on chip (fused with its neighbour).
+    Weights always come from DRAM once per tiling pass, whatever the residency."""
+
+    in_dram: np.ndarray
+    out_dram: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Residency:
+        """The rows of a chunk of configurations (arrays with one row broadcast unchanged)."""
+        pick = lambda a: a[rows] if np.ndim(a) == 2 and a.shape[0] > 1 else a  # noqa: E731
+        return Residency(pick(self.in_dram), pick(self.out_dram))
 
 
 @dataclass(frozen=True)
@@ -73,8 +100,8 @@ class Geometry:
     i: np.ndarray  # input words (all inputs of an element-wise layer)
     o: np.ndarray  # output words
     kg: np.ndarray
-    ws: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) weight stationary
-    os: tuple[np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T) output stationary
+    ws: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T, tiles per fold) weight stationary
+    os: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T, tiles per fold) output stationary
     array: np.ndarray  # 1 where the operator passes through the PE array
     vector: np.ndarray  # 1 where it runs on the vector unit; neither: memory traffic only
 
@@ -82,8 +109,9 @@ class Geometry:
     def of(cls, t: LayerTable) -> Geometry:
         f = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
         g, red, kg, pq = f(t.groups), f(t.red), f(t.kout), f(t.pos)
-        ws = (red, kg, g * pq)
-        os = (np.maximum(pq, 1), g * kg, np.where(t.macs > 0, red, 0.0))
+        # WS: one weight tile per group and fold streams the group's PQ positions; OS: one tile per fold.
+        ws = (red, kg, g * pq, g)
+        os = (np.maximum(pq, 1), g * kg, np.where(t.macs > 0, red, 0.0), np.ones_like(g))
         vector = np.isin(t.op, [int(k) for k in VECTOR_KINDS])
         array = ~vector & ~np.isin(t.op, [int(k) for k in MEMORY_KINDS])
         return cls(macs=f(t.macs), other=f(t.other_ops), w=f(t.w_words), i=f(t.i_words), o=f(t.o_words),
@@ -129,76 +157,109 @@ class Energies:
     add: np.ndarray
     rf: np.ndarray
     noc: np.ndarray
+    clk: np.ndarray  # clock tree of the whole PE array, per cycle
     glb: np.ndarray
     dram_word: np.ndarray
     p_leak_w: np.ndarray
-    p_dram_bg_w: np.ndarray
+    p_dram_active_w: np.ndarray  # DRAM active standby, charged while transferring
+    p_dram_down_w: np.ndarray  # DRAM power-down, charged otherwise
     v: np.ndarray
+
+    @property
+    def p_dram_bg_w(self) -> np.ndarray:
+        """DRAM background power of a link busy all the time (the ZigZag backend's charge)."""
+        return self.p_dram_active_w
 
     def take(self, rows: np.ndarray) -> Energies:
         return Energies(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
 
 
-def energies(hw: HwArrays, v: np.ndarray, tech_nm: float, dram: str) -> Energies:
+def energies(hw: HwArrays, v: np.ndarray, tech_nm: float, dram: str,
+             tech: K.TechConstants | None = None) -> Energies:
+    """Energy constants of every configuration at its DVFS voltage ``v`` on node ``tech_nm``;
+    ``tech`` overrides the node's default multipliers (:func:`constants.tech_constants`)."""
+    t = K.tech_constants(tech_nm) if tech is None else tech
     n_pes = hw.pe_rows * hw.pe_cols
     sram_bits = hw.glb_kib * 8192 + n_pes * hw.rf_bytes * 8
+    active, down = M.dram_power_w(dram, hw.dram_gbps, t)
+    pj_bit = K.dram_energy_pj_per_bit(dram) if t.dram_pj_per_bit is None else t.dram_pj_per_bit
     return Energies(
-        mac=K.mac_energy_pj(hw.bits, v, tech_nm), add=K.add_energy_pj(hw.bits, v, tech_nm),
-        rf=K.sram_read_energy_pj(hw.rf_bytes, hw.bits, v, tech_nm),
-        noc=K.noc_energy_pj(hw.bits, n_pes, v, tech_nm),
-        glb=K.sram_read_energy_pj(hw.glb_kib * 1024, hw.bits, v, tech_nm),
-        dram_word=K.dram_energy_pj_per_bit(dram) * hw.bits,
-        p_leak_w=K.pe_leakage_w(n_pes, hw.bits, v, tech_nm) + K.sram_leakage_w(sram_bits, v, tech_nm),
-        p_dram_bg_w=K.dram_background_w(dram, hw.dram_gbps), v=v,
+        mac=K.mac_energy_pj(hw.bits, v) * t.logic, add=K.add_energy_pj(hw.bits, v) * t.logic,
+        rf=M.sram_access_pj(hw.rf_bytes, hw.bits, v, t),
+        noc=K.noc_energy_pj(hw.bits, n_pes, v) * t.wire,
+        clk=K.clock_energy_pj(n_pes, hw.bits, hw.rf_bytes, v) * t.logic,
+        glb=M.sram_access_pj(hw.glb_kib * 1024, hw.bits, v, t),
+        dram_word=pj_bit * hw.bits,
+        p_leak_w=K.pe_leakage_w(n_pes, hw.bits, v) * t.leakage + M.sram_leakage_w(sram_bits, v, t),
+        p_dram_active_w=active, p_dram_down_w=down, v=v,
     )
 
 
-def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool) -> dict[str, np.ndarray]:
+def _array_words(g: Geometry, hw: HwArrays, fold1: np.ndarray, ws: bool) -> np.ndarray:
+    """Words between the buffer and the array (see the module docstring)."""
+    h = np.maximum(hw.rf_bytes * 8 / hw.bits - RF_PIPELINE_WORDS, 1)
+    inputs = g.macs / g.kg * np.ceil(g.kg / hw.pe_cols) + (g.macs == 0) * g.i
+    passes = np.ceil(fold1 / h)
+    if ws:  # weights once; partial sums written once per pass, read back for all but the first
+        words = inputs + g.w + g.o * (2 * passes - 1)
+    else:  # outputs once; weights once per pass
+        words = inputs + g.w * passes + g.o
+    return words * g.array  # data movement goes buffer to buffer, not through the PEs
+
+
+def _dram_words(g: Geometry, buf_words: np.ndarray, residency: Residency | None) -> np.ndarray:
+    """DRAM words: the better of two tilings (module docstring); activations scaled by residency."""
+    tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights
+    tiles_i = np.maximum(np.ceil(g.i / buf_words), 1)
+    i_dram, o_dram = (g.i, g.o) if residency is None else (g.i * residency.in_dram, g.o * residency.out_dram)
+    return np.minimum(g.w + tiles_w * i_dram, tiles_i * g.w + i_dram) + o_dram
+
+
+def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
+                residency: Residency | None = None) -> dict[str, np.ndarray]:
     """Costs of every layer of ``g`` on every configuration of ``hw`` (all of one dataflow).
 
+    ``residency`` (rows aligned with ``hw``) scales the input and output activation terms of the
+    DRAM traffic; None = every activation goes through DRAM.
     Returns (N, L) arrays: ``latency_s``, ``e_core_pj``, ``e_bw_pj``; with ``detail`` also the
     energy by level (pJ), cycles, traffic (words) and utilisation.
     """
     R, C = hw.pe_rows, hw.pe_cols
-    d1, d2, t = g.ws if ws else g.os
-    fold1, fold2 = np.ceil(d1 / R), np.ceil(d2 / C)
-    mac_cycles = fold1 * fold2 * t
+    d1, d2, t, tiles = g.ws if ws else g.os
+    fold1 = np.ceil(d1 / R)
+    rf_words = hw.rf_bytes * 8 / hw.bits
+    mac_cycles = A.mac_cycles(d1, d2, t, tiles, R, C, rf_words)
     # Array operators use all R*C PE adders; the vector unit has one lane per array column.
     cycles = mac_cycles + np.ceil(g.other * g.array / (R * C)) + np.ceil(g.other * g.vector / C)
 
-    h = np.maximum(hw.rf_bytes * 8 / hw.bits - RF_PIPELINE_WORDS, 1)
-    inputs = g.macs / g.kg * np.ceil(g.kg / C) + (g.macs == 0) * g.i
-    passes = np.ceil(fold1 / h)
-    if ws:  # weights once; partial sums written once per pass, read back for all but the first
-        array_words = inputs + g.w + g.o * (2 * passes - 1)
-    else:  # outputs once; weights once per pass
-        array_words = inputs + g.w * passes + g.o
-    array_words = array_words * g.array  # data movement goes buffer to buffer, not through the PEs
-
+    array_words = _array_words(g, hw, fold1, ws)
     buf_words = hw.glb_kib * (1024 * 8 / 2) / hw.bits  # half the buffer holds the resident tile
-    tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights
-    tiles_i = np.maximum(np.ceil(g.i / buf_words), 1)
-    dram_words = np.minimum(g.w + tiles_w * g.i, tiles_i * g.w + g.i) + g.o
+    dram_words = _dram_words(g, buf_words, residency)
     vector_words = (g.i + g.o) * g.vector  # the vector unit reads and writes the buffer directly
     glb_words = array_words + vector_words + dram_words
 
     f_hz = hw.freq_mhz * 1e6
-    latency_s = np.maximum(np.maximum(cycles, glb_words / (R + C)) / f_hz,
-                           dram_words * hw.bits / (8e9 * hw.dram_gbps))
+    compute_s = cycles / f_hz
+    glb_s = glb_words / (R + C) / f_hz
+    dram_s = dram_words * hw.bits / (8e9 * hw.dram_gbps)
+    # tiles of half the buffer, counted fractionally so latency never falls when the traffic grows
+    n_tiles = np.maximum(dram_words / buf_words, 1)
+    latency_s = A.overlapped_latency(np.maximum(compute_s, glb_s), dram_s, n_tiles)
 
     e_mac = g.macs * e.mac + g.other * e.add
     e_rf = (RF_ACCESSES_PER_MAC * g.macs + array_words) * e.rf
     e_noc = array_words * e.noc
     e_glb = glb_words * e.glb
     e_leak = e.p_leak_w * latency_s * 1e12
+    # The array's clock runs for the operator's whole latency (stalls included), gated off only for
+    # operators that do not use the array (vector unit, memory only).
+    e_clk = e.clk * latency_s * f_hz * g.array
     e_dram = dram_words * e.dram_word
-    e_bg = e.p_dram_bg_w * latency_s * 1e12
-    out = {"latency_s": latency_s, "e_core_pj": e_mac + e_rf + e_noc + e_glb + e_leak, "e_bw_pj": e_dram + e_bg}
+    e_bg = M.dram_background_pj(e.p_dram_active_w, e.p_dram_down_w, dram_s, latency_s)
+    out = {"latency_s": latency_s, "e_core_pj": e_mac + e_rf + e_noc + e_clk + e_glb + e_leak, "e_bw_pj": e_dram + e_bg}
     if detail:
-        util = np.where(mac_cycles > 0, g.macs / (R * C * np.maximum(mac_cycles, 1)), 0.0)
-        out.update(cycles=cycles, utilisation=util,
-                   e_mac_pj=e_mac, e_rf_pj=e_rf, e_noc_pj=e_noc, e_glb_pj=e_glb, e_leak_pj=e_leak,
+        out.update(cycles=cycles, utilisation=A.utilisation(g.macs, mac_cycles, R, C),
+                   e_mac_pj=e_mac, e_rf_pj=e_rf, e_noc_pj=e_noc, e_clk_pj=e_clk, e_glb_pj=e_glb, e_leak_pj=e_leak,
                    e_dram_pj=e_dram, e_dram_bg_pj=e_bg, dram_words=dram_words, glb_words=glb_words,
-                   array_words=array_words, compute_s=cycles / f_hz, glb_s=glb_words / (R + C) / f_hz,
-                   dram_s=dram_words * hw.bits / (8e9 * hw.dram_gbps))
+                   array_words=array_words, compute_s=compute_s, glb_s=glb_s, dram_s=dram_s)
     return out

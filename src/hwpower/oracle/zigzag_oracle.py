@@ -20,7 +20,9 @@ from ..errors import InputError
 from ..networks import AnyNetwork
 from ..networks.layers import Layer
 from ..networks.ops import Op
+from .area import hardware_area_mm2
 from .cost import energies, hw_arrays
+from .memory import DRAM_POWERDOWN_FRACTION, dram_background_pj
 from .model import Oracle, OracleSettings, check_hardware
 from .space import HW_PARAMS
 from .zigzag_run import DEFAULT_LPF_LIMIT, ZigZagLayerResult, run_layer
@@ -56,7 +58,7 @@ def _one_row(hw: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def zigzag_hardware(hw: Mapping[str, Any],
                     settings: OracleSettings = OracleSettings()) -> tuple[ZigZagHardware, float, float]:
-    """Translate one configuration: (ZigZag accelerator, leakage W, DRAM background W).
+    """Translate one configuration: (ZigZag accelerator, leakage + array clock W, DRAM active-standby W).
 
     Every energy is the analytical oracle's own (``cost.energies``) at the DVFS voltage.
     """
@@ -76,7 +78,9 @@ def zigzag_hardware(hw: Mapping[str, Any],
         mac_pj=float(e.mac[0, 0]), rf_pj=float(e.rf[0, 0]), glb_pj=float(e.glb[0, 0] + e.noc[0, 0]),
         dram_pj_per_bit=float(e.dram_word[0, 0]) / bits,
     )
-    return zz, float(e.p_leak_w[0, 0]), float(e.p_dram_bg_w[0, 0])
+    # The array's clock tree (cost.py charges it per cycle of latency) joins the static power here.
+    p_clock_w = float(e.clk[0, 0]) * float(hw["freq_mhz"]) * 1e6 * 1e-12
+    return zz, float(e.p_leak_w[0, 0]) + p_clock_w, float(e.p_dram_bg_w[0, 0])
 
 
 class ZigZagOracle:
@@ -85,7 +89,8 @@ class ZigZagOracle:
     Convolution, linear and matmul layers are costed by ZigZag; the other operator kinds (pooling,
     element-wise, normalization, softmax, data movement...), which ZigZag's MAC-array model does not
     cover, keep the analytical oracle's cost. Block and graph networks alike. Leakage and
-    DRAM background power are charged over ZigZag's latency. Identical (layer shape, configuration)
+    DRAM background power are charged over ZigZag's latency (the DRAM in active standby while
+    its traffic moves, power-down otherwise, as in memory.py). Identical (layer shape, configuration)
     evaluations are cached in ``cache_`` for the life of the object.
     """
 
@@ -105,8 +110,12 @@ class ZigZagOracle:
             self.cache_[key] = run_layer(layer, zz_hw, self.lpf_limit)
         res = self.cache_[key]
         t = res.latency_cycles / (freq_mhz * 1e6)
+        # DRAM power states as the analytical oracle charges them (memory.py): active standby
+        # while ZigZag's DRAM traffic moves, power-down for the rest of the latency.
+        busy = res.dram_pj / zz_hw.dram_pj_per_bit / (zz_hw.dram_bits_per_cycle * freq_mhz * 1e6)
+        e_bg = dram_background_pj(p_bg_w, p_bg_w * DRAM_POWERDOWN_FRACTION, min(busy, t), t)
         return LayerCost(e_core_pj=res.energy_pj - res.dram_pj + p_leak_w * t * 1e12,
-                         e_bw_pj=res.dram_pj + p_bg_w * t * 1e12, latency_s=t, zigzag=res)
+                         e_bw_pj=res.dram_pj + e_bg, latency_s=t, zigzag=res)
 
     def evaluate(self, net: AnyNetwork, hw: pd.DataFrame) -> pd.DataFrame:
         """Network outputs per hardware row (rows aligned with ``hw``, same index)."""
@@ -125,4 +134,5 @@ class ZigZagOracle:
                                analytical["latency_s"][r, j])
         e_core, e_bw, t = tot[:, 0] * 1e-12, tot[:, 1] * 1e-12, tot[:, 2]
         return pd.DataFrame({"P_core": e_core / t, "P_bw": e_bw / t, "P": (e_core + e_bw) / t,
-                             "latency_ms": t * 1e3, "energy_mj": (e_core + e_bw) * 1e3}, index=hw.index)
+                             "latency_ms": t * 1e3, "energy_mj": (e_core + e_bw) * 1e3,
+                             "area_mm2": hardware_area_mm2(hw, self.settings.tech_constants)}, index=hw.index)

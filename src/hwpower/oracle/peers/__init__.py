@@ -1,0 +1,1 @@
+"""Cross-checks of the oracle against peer tools that cost whole networks (Stream)."""
