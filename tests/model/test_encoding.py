@@ -102,7 +102,7 @@ def test_element_encoding_ignores_row_order(tiny_ds):
 
 def test_unknown_block_type_is_named(tiny_ds):
     enc = ElementEncoder.fit(tiny_ds.blocks[tiny_ds.blocks["type"] != "pool"], "blocks")
-    with pytest.raises(InputError, match=r"network nets_0/\d+, block_index \d+: unknown type .pool."):
+    with pytest.raises(InputError, match=r"network nets_0/\d+, block_index \d+: type .pool. was never seen in training"):
         enc.encode(tiny_ds.blocks, sorted(tiny_ds.networks["network"]))
 
 

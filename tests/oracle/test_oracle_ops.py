@@ -15,7 +15,7 @@ from hwpower.errors import InputError
 from hwpower.networks import GraphNetwork, LayerTable, Op, expand_network, reference_networks, write_networks
 from hwpower.networks.layers import LayerOp
 from hwpower.networks.ops import NORM_FNS, SOFTMAX_OPS
-from hwpower.oracle import HardwareSpace, Oracle
+from hwpower.oracle import HardwareSpace, Oracle, OracleSettings
 from hwpower.oracle.constants import add_energy_pj
 
 HW = {"pe_rows": 16, "pe_cols": 8, "rf_bytes": 64, "glb_kib": 256, "dram_gbps": 8.0, "freq_mhz": 500,
@@ -188,8 +188,9 @@ def test_breakdown_bound_is_none_for_a_view():
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0"])
 def test_expanded_reference_networks_cost_as_their_blocks(name):
     block = reference_networks()[name]
-    a = ORACLE.evaluate(block, CONFIGS)
-    b = ORACLE.evaluate(expand_network(block), CONFIGS)
+    layer = Oracle(OracleSettings(schedule="layer"))  # the fused schedule costs both as the graph
+    a = layer.evaluate(block, CONFIGS)
+    b = layer.evaluate(expand_network(block), CONFIGS)
     ratio = (b / a)[["energy_mj", "latency_ms"]].to_numpy()
     if name in ("mobilenet_v3_large", "efficientnet_b0"):
         # The squeeze-excite scale's second input is (1, C, 1, 1) in the graph, a full C x H x W
@@ -229,11 +230,10 @@ def test_generator_shards_evaluate_graph_networks():
     np.testing.assert_allclose(out["P"], direct["P"], rtol=1e-5)
 
 
-def test_process_refuses_graph_networks_with_a_clear_error(graph_nets_file):
+def test_process_reads_graph_networks(graph_nets_file):
+    """Issue 12: process stores graph networks as their operators (no blocks)."""
     from hwpower.processing.netread import NetworkSet
 
-    with pytest.raises(InputError) as info:
-        NetworkSet().add_file(graph_nets_file)
-    message = str(info.value)
-    assert "nets_graph.json" in message and "network 0" in message
-    assert "graph (operator-level) networks are not yet supported by process/train; see issue 12" in message
+    nets = NetworkSet()
+    nets.add_file(graph_nets_file)
+    assert nets.keys[0] == "nets_graph/0" and nets.block_ids[0] == []

@@ -24,7 +24,7 @@ def test_cli_process_writes_dataset_and_prints_summary(tmp_path):
     assert len(ds.train) == 50 and len(ds.val) == 10 and ds.manifest["counts"]["networks"] == 4
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
         "train.parquet", "val.parquet", "networks.parquet", "network_blocks.parquet", "unique_blocks.parquet",
-        "unique_layers.parquet", "rejects.parquet", "manifest.json"}
+        "unique_layers.parquet", "network_ops.parquet", "unique_ops.parquet", "rejects.parquet", "manifest.json"}
 
 
 def test_cli_bad_row_exits_2_naming_file_and_line(tmp_path):

@@ -130,12 +130,13 @@ def test_network_set_add_network_gives_the_same_features(ds):
     nets = NetworkSet()
     for net_id in sorted(NETS):
         nets.add_network(f"nets_0/{net_id}", NETS[net_id], source_file="nets_0.json", net_id=net_id)
-    networks, blocks, layers = feature_tables(nets)
+    networks, blocks, layers, ops = feature_tables(nets)
     # sampled networks hold expand_ratio 1 (int) where JSON-read ones hold 1.0: equal values, other text
     assert [json.loads(d) for d in networks.pop("definition")] == [json.loads(d) for d in ds.networks["definition"]]
     pd.testing.assert_frame_equal(networks, ds.networks.drop(columns="definition"))
     pd.testing.assert_frame_equal(blocks, ds.blocks)
     pd.testing.assert_frame_equal(layers, ds.layers)
+    pd.testing.assert_frame_equal(ops, ds.ops)
     with pytest.raises(Exception, match="added twice"):
         nets.add_network("nets_0/0", NETS[0])
 

@@ -106,7 +106,7 @@ def test_an_older_format_is_refused_with_a_clear_error(written, tmp_path):
     manifest = json.loads((old / "manifest.json").read_text())
     manifest["format_version"] = 1
     (old / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputError, match="format 1, this hwpower reads 2: run `hwpower process` again"):
+    with pytest.raises(InputError, match=r"format 1 .*this hwpower reads format 3 .*run `hwpower process RAW_DIR --out DIR` again"):
         load_processed(old)
 
 

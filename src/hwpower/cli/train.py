@@ -8,12 +8,14 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
+from ..plausibility import hardware_warnings, network_warnings, warn_all
+from ..runstate import warn_if_incomplete
 from .common import FORCE, FORCE_FILE, console, err_console, parse_assignments, user_errors
 
 experiment_app = typer.Typer(help="The seed's experiments: random model sizes, and whether more data helps.",
                              no_args_is_help=True)
 
-MODEL_HELP = "structured (per-block, physics-shaped sums), mlp (the seed's flat MLP) or gbt (LightGBM)."
+MODEL_HELP = "structured (per-operator, physics-shaped sums), mlp (the seed's flat MLP) or gbt (LightGBM)."
 TARGETS_HELP = "Comma-separated trained outputs from P, P_core, P_bw, latency_ms, energy_mj (P = P_core + P_bw)."
 
 
@@ -22,12 +24,14 @@ def _targets(text: str) -> tuple[str, ...]:
 
 
 def train(
+    ctx: typer.Context,
     processed_dir: Path = typer.Argument(..., help="Processed dataset folder (hwpower process)."),
     out: Path = typer.Option(..., "--out", help="Run folder (checkpoints, history, figures): new, empty, or a "
                              "previous run (replaced with --force, continued with --resume)."),
     model: str = typer.Option("structured", help=MODEL_HELP),
     targets: str = typer.Option("P_core,P_bw,latency_ms", help=TARGETS_HELP),
-    elements: str = typer.Option("blocks", help="Network elements the neural models read: blocks or layers."),
+    elements: str = typer.Option(None, help="Network elements the neural models read: ops (operators; the structured "
+                                 "model's default, any network), blocks (the mlp's default) or layers."),
     epochs: int = typer.Option(30, min=1, help="Maximum epochs (early stopping may end sooner)."),
     batch_size: int = typer.Option(512, min=1, help="Samples per gradient step."),
     lr: float = typer.Option(2e-3, min=0.0, help="Peak learning rate (AdamW, cosine decay)."),
@@ -48,6 +52,7 @@ def train(
     from ..model.evaluate import evaluate, evaluation_table, write_evaluation
     from ..model.run import train_model
     from ..processing import load_processed
+    from ..search.run import prepare as prepare_search
 
     if threads:
         import torch
@@ -55,6 +60,9 @@ def train(
         torch.set_num_threads(threads)
     with user_errors():
         check_output_dir(out, command="train", force=force, inputs=[processed_dir], reuse=resume)  # fail fast
+        if resume:
+            _check_resume(ctx, out, model=model, targets=_targets(targets), elements=elements, epochs=epochs,
+                          batch_size=batch_size, lr=lr, hidden=hidden, depth=depth, patience=patience, seed=seed)
         ds = load_processed(processed_dir)
         params = dict(targets=_targets(targets), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         if model == "gbt":
@@ -65,8 +73,30 @@ def train(
                                 **({"device": device} if resume else params))
         ev = evaluate(predictor, ds)
         write_evaluation(ev, out)
+        # What recover / identify / design need (hardware space, k-means starts, training domain),
+        # saved now so that they run on this folder as written, with no --data.
+        try:
+            prepare_search(out, processed_dir, seed=seed)
+        except InputError as exc:  # the run itself is complete and usable; only the search set-up is missing
+            err_console.print(f"[yellow]warning:[/] search data not saved with the run ({exc}); "
+                              "recover / identify / design will need --data", highlight=False, soft_wrap=True)
     console.print(evaluation_table(ev))
     console.print(f"run written to {out}")
+
+
+def _check_resume(ctx: typer.Context, run_dir: Path, **values) -> None:
+    """--resume with an option given on the command line that differs from the saved run: an error."""
+    from ..model.run import saved_params
+    from ..runstate import check_resume_options
+
+    def typed(name: str) -> bool:  # by name: typer vendors its own click, whose ParameterSource is another enum
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    given = {k: v for k, v in values.items() if typed(k)}
+    if given and (run_dir / "last").is_dir():
+        arch, saved = saved_params(run_dir)
+        check_resume_options({"arch": arch, **saved}, given, run_dir)
 
 
 def predict(
@@ -77,7 +107,8 @@ def predict(
     input: Path = typer.Option(None, "--input", help="Batch input table (.parquet, .csv or whitespace .txt)."),
     processed: Path = typer.Option(None, "--processed", help="Processed dataset whose networks --input refers to."),
     out: Path = typer.Option(None, "--out", help="Batch output (.parquet or .csv); replaced only with --force."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse hardware outside the trained range (default: warn)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2) hardware outside the trained range, networks "
+                                "outside the training data's support and implausible predictions (default: warn)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     force: bool = FORCE_FILE,
 ) -> None:
@@ -89,6 +120,7 @@ def predict(
 
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutOfRangeWarning)
+        warn_if_incomplete(run_dir)
         predictor = Predictor.load(run_dir, device=device)
         policy = "error" if strict else "warn"
         if input is not None:
@@ -101,8 +133,10 @@ def predict(
             return
         if not nets or net_id is None or hw is None:
             raise InputError("give --nets FILE --id N --hw name=value,... (or --input FILE --out FILE)")
-        result = predict_single(predictor, load_networks(nets), net_id, parse_assignments(hw, what="--hw"),
-                                out_of_range=policy)
+        assignments, networks = parse_assignments(hw, what="--hw"), load_networks(nets)
+        warn_all([*hardware_warnings(assignments, "--hw"),
+                  *(w for key, net in networks.items() for w in network_warnings(net, key))])
+        result = predict_single(predictor, networks, net_id, assignments, out_of_range=policy)
     _show_warnings(caught)
     for name, value in result.items():
         console.print(f"{name} = {value:.6g}")
@@ -131,6 +165,7 @@ def evaluate_cmd(
         own = out is None and is_output_of(run_dir, "train")
         for path in evaluation_paths(out or run_dir).values():
             check_output_file(path, force=force or own, inputs=[processed_dir, run_dir / "best"])
+        warn_if_incomplete(run_dir)
         ev = evaluate(Predictor.load(run_dir), load_processed(processed_dir))
         paths = write_evaluation(ev, out or run_dir)
     console.print(evaluation_table(ev))

@@ -22,7 +22,8 @@ from .. import __version__
 from ..errors import CheckpointError
 from ..io import atomic_dir
 
-FORMAT = 1  # bump when the layout or meaning of a checkpoint changes; older ones are refused
+FORMAT = 2  # bump when the layout or meaning of a checkpoint changes; older ones are refused
+# 2: operator elements, block fields without -1, the training data's support (issue 12)
 
 
 def save_checkpoint(folder: str | os.PathLike[str], weights: dict[str, torch.Tensor], meta: dict[str, Any],

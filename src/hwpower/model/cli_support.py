@@ -9,16 +9,16 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import atomic_path
-from ..networks import Network, read_networks
-from ..networks.jsonio import require_blocks
+from ..networks import read_networks
+from ..networks.jsonio import AnyNetwork
 from .predictor import Predictor
 
 
-def load_networks(paths: list[Path]) -> dict[str, Network]:
-    """Read nets files into {"STEM/ID": Network}, the keys the processed dataset uses."""
-    out: dict[str, Network] = {}
+def load_networks(paths: list[Path]) -> dict[str, AnyNetwork]:
+    """Read nets files (block or graph networks) into {"STEM/ID": network}, the processed dataset's keys."""
+    out: dict[str, AnyNetwork] = {}
     for path in paths:
-        for net_id, net in require_blocks(read_networks(path), file=str(path), user="the predictor").items():
+        for net_id, net in read_networks(path).items():
             out[f"{Path(path).stem}/{net_id}"] = net
     return out
 
@@ -32,14 +32,15 @@ def _value(text: str) -> Any:
     return text
 
 
-def predict_single(predictor: Predictor, nets: dict[str, Network], net_id: int, hw: dict[str, str], *,
+def predict_single(predictor: Predictor, nets: dict[str, AnyNetwork], net_id: int, hw: dict[str, str], *,
                    out_of_range: str = "warn") -> dict[str, float]:
     matches = [k for k in nets if k.rsplit("/", 1)[-1] == str(net_id)]
     if not matches:
         raise InputError(f"no network with id {net_id} in the nets file(s)", where="--id")
     if len(matches) > 1:
         raise InputError(f"network id {net_id} is in several nets files ({matches}); pass one --nets file", where="--id")
-    return predictor.predict_one(nets[matches[0]], {k: _value(v) for k, v in hw.items()}, out_of_range=out_of_range)
+    return predictor.predict_one(nets[matches[0]], {k: _value(v) for k, v in hw.items()}, out_of_range=out_of_range,
+                                 key=matches[0])
 
 
 def read_table(path: Path) -> pd.DataFrame:

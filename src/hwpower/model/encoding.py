@@ -2,8 +2,9 @@
 
 - :class:`HardwareEncoder`: numeric hardware columns (log2 when they span octaves) standardised
   with saved mean/std, categorical ones one-hot; keeps the trained range and value grid.
-- :class:`ElementEncoder`: per-block or per-layer features (log for counts that span decades),
-  standardised, plus a one-hot of the block type / layer op; builds padded (N, L, F) arrays + mask.
+- :class:`ElementEncoder`: per-operator, per-block or per-layer features (log for counts that span
+  decades), standardised, plus a one-hot of the operator kind / block type / layer op and of the
+  operator's words (fn, act, norm); builds padded (N, L, F) arrays + mask.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ log = logging.getLogger(__name__)
 # Per-element tables: the type column (one-hot) and the ordering column. Every other numeric column
 # is a feature; columns reaching 64 or more (channels, sizes, counts) are log-transformed.
 ELEMENT_COLUMNS = {
+    "ops": {"type_col": "kind", "index_col": "op_index"},
     "blocks": {"type_col": "type", "index_col": "block_index"},
     "layers": {"type_col": "op", "index_col": "layer_index"},
 }
-ID_COLUMNS = {"network", "block_index", "layer_index", "type", "type_code", "op"}
+ID_COLUMNS = {"network", "block_index", "layer_index", "op_index", "type", "type_code", "op", "kind"}
+WORD_COLUMNS = ("fn", "act", "norm")  # operator words, one-hot over the values seen in training
 LOG_FROM = 64
 GRID_MAX_VALUES = 64  # a numeric column with at most this many distinct values keeps its grid
 
@@ -153,14 +156,16 @@ class HardwareEncoder:
 
 @dataclass
 class ElementEncoder:
-    """Block or layer rows -> standardised features; one-hot of the type; padded per network."""
+    """Operator, block or layer rows -> standardised features; one-hots of the type and of the words
+    (an operator word never seen in training encodes as all zeros: the support check warns of it)."""
 
-    kind: str  # "blocks" or "layers"
+    kind: str  # "ops", "blocks" or "layers"
     types: list[str]
     numeric: list[str]
     log: list[bool]
     mean: list[float]
     std: list[float]
+    words: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, table: pd.DataFrame, kind: str) -> ElementEncoder:
@@ -171,8 +176,9 @@ class ElementEncoder:
         logs = [bool(raw[c].min() >= 0 and raw[c].max() >= LOG_FROM) for c in numeric]
         t = cls._transform(table, numeric, logs)
         std = t.std(axis=0)
+        words = {w: sorted(v for v in table[w].astype(str).unique() if v) for w in WORD_COLUMNS if w in table.columns}
         return cls(kind, sorted(str(x) for x in table[spec["type_col"]].unique()), numeric, logs,
-                   [float(x) for x in t.mean(axis=0)], [float(x) if x > 1e-12 else 1.0 for x in std])
+                   [float(x) for x in t.mean(axis=0)], [float(x) if x > 1e-12 else 1.0 for x in std], words)
 
     @staticmethod
     def _transform(table: pd.DataFrame, numeric: list[str], logs: list[bool]) -> np.ndarray:
@@ -184,11 +190,20 @@ class ElementEncoder:
 
     @property
     def width(self) -> int:
-        return len(self.numeric) + len(self.types)
+        return len(self.numeric) + len(self.types) + sum(len(v) for v in self.words.values())
 
     @property
     def feature_names(self) -> list[str]:
-        return self.numeric + [f"type={t}" for t in self.types]
+        return (self.numeric + [f"type={t}" for t in self.types]
+                + [f"{w}={v}" for w, values in self.words.items() for v in values])
+
+    def _onehots(self, sub: pd.DataFrame, type_col: str) -> np.ndarray:
+        parts = [pd.Categorical(sub[type_col].astype(str), categories=self.types).codes[:, None]
+                 == np.arange(len(self.types))[None, :]]
+        for w, values in self.words.items():  # a value never seen in training: all zeros (-1 matches none)
+            parts.append(pd.Index(values, dtype=object).get_indexer(sub[w].astype(str).to_numpy(dtype=object))[:, None]
+                         == np.arange(len(values))[None, :])
+        return np.concatenate(parts, axis=1)
 
     def encode(self, table: pd.DataFrame, keys: list[str], *, source: str = "networks") -> tuple[np.ndarray, np.ndarray]:
         """Rows of the networks ``keys`` -> x (N, L, F) float32 zero-padded and mask (N, L) bool."""
@@ -201,14 +216,14 @@ class ElementEncoder:
         unknown = ~types.isin(self.types)
         if unknown.any():
             row = sub[unknown].iloc[0]
-            raise InputError(f"unknown {spec['type_col']} {row[spec['type_col']]!r} (the model knows {self.types})",
-                             file=source, where=f"network {row['network']}, {spec['index_col']} {row[spec['index_col']]}")
+            raise InputError(f"{spec['type_col']} {row[spec['type_col']]!r} was never seen in training (the model "
+                             f"knows {self.types}): it cannot be predicted", file=source,
+                             where=f"network {row['network']}, {spec['index_col']} {row[spec['index_col']]}")
         sub = sub.sort_values(["network", spec["index_col"]], kind="stable")
         net_idx = pd.Categorical(sub["network"].astype(str), categories=keys).codes
         pos = sub.groupby("network", sort=False).cumcount().to_numpy()
         feats = (self._transform(sub, self.numeric, self.log) - np.asarray(self.mean)) / np.asarray(self.std)
-        onehot = (pd.Categorical(sub[spec["type_col"]].astype(str), categories=self.types).codes[:, None]
-                  == np.arange(len(self.types))[None, :])
+        onehot = self._onehots(sub, spec["type_col"])
         length = int(pos.max()) + 1 if len(pos) else 1
         x = np.zeros((len(keys), length, self.width), dtype=np.float32)
         mask = np.zeros((len(keys), length), dtype=bool)
@@ -221,7 +236,7 @@ class ElementEncoder:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ElementEncoder:
-        return cls(**d)
+        return cls(**{**d, "words": {k: list(v) for k, v in d.get("words", {}).items()}})
 
 
 @dataclass
@@ -231,8 +246,9 @@ class NetworkBatch:
     keys: list[str]
     x: torch.Tensor
     mask: torch.Tensor
-    lay: torch.Tensor | None = None  # (N, L, M, 9) raw layer quantities per block (roofline features)
+    lay: torch.Tensor | None = None  # (N, L, M, 9) raw layer quantities per element (roofline features)
     lmask: torch.Tensor | None = None  # (N, L, M)
+    lw: torch.Tensor | None = None  # (N, L) log multiplicity (identical operators as one element), -inf at padding
 
     @property
     def index(self) -> dict[str, int]:
@@ -248,9 +264,19 @@ class NetworkBatch:
 
     def to(self, device: torch.device | str) -> NetworkBatch:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return NetworkBatch(self.keys, self.x.to(device), self.mask.to(device), move(self.lay), move(self.lmask))
+        return NetworkBatch(self.keys, self.x.to(device), self.mask.to(device), move(self.lay), move(self.lmask),
+                            move(self.lw))
 
-    def rows(self, net_index: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        """The model inputs of networks ``net_index`` (B,): x, mask, lay, lmask."""
-        pick = lambda t: None if t is None else t[net_index]  # noqa: E731
-        return self.x[net_index], self.mask[net_index], pick(self.lay), pick(self.lmask)
+    def replace_x(self, x: torch.Tensor) -> NetworkBatch:
+        return NetworkBatch(self.keys, x, self.mask, self.lay, self.lmask, self.lw)
+
+    def rows(self, net_index: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor | None, ...]:
+        """The model inputs of networks ``net_index`` (B,): x, mask, lay, lmask, lw; only the first
+        ``length`` elements (all when None: the rest must be padding)."""
+        # narrow (a view) before the gather: one copy of (B, length, ...), not a gather then a slice copy
+        pick = lambda t: None if t is None else (t if length is None else t.narrow(1, 0, length))[net_index]  # noqa: E731
+        return pick(self.x), pick(self.mask), pick(self.lay), pick(self.lmask), pick(self.lw)
+
+    def lengths(self) -> torch.Tensor:
+        """(N,) number of elements of each network."""
+        return self.mask.sum(dim=1)

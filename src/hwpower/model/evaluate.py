@@ -48,8 +48,9 @@ class Evaluation:
 
 
 def evaluate(predictor, ds, *, n_worst: int = 10) -> Evaluation:
-    """Predict every validation row of ``ds`` and score it per split and per network."""
-    pred = predictor.predict(ds.val, ds, out_of_range="ignore", source="val.parquet")
+    """Predict every validation row of ``ds`` and score it per split and per network (networks outside
+    the training data's support and implausible predictions warn, see :meth:`Predictor.predict`)."""
+    pred = predictor.predict(ds.val, ds, out_of_range="warn", source="val.parquet")
     unseen_net = ds.unseen_network_mask().to_numpy()
     targets = [t for t in predictor.targets if t in ds.val.columns]
     main = "P" if "P" in targets else targets[0]

@@ -18,12 +18,13 @@ from rich.progress import Progress
 from ..errors import CheckpointError, InputError
 from .checkpoint import read_meta, save_checkpoint
 from .encoding import HardwareEncoder
-from .modules import ALL_TARGETS, reported_targets
+from .modules import ALL_TARGETS, OUTPUT_COLUMNS, reported_targets
 from .neural import log_targets
+from .support import NetworkSupport
 from .tables import NetworkTables
 
 log = logging.getLogger(__name__)
-NETWORK_FEATURES = ["input_resolution", "n_blocks", "n_layers", "macs", "other_ops", "weights", "in_act",
+NETWORK_FEATURES = ["input_resolution", "n_ops", "n_layers", "macs", "other_ops", "weights", "in_act",
                     "out_act", "depth"]
 
 
@@ -50,7 +51,7 @@ class GBTPowerModel:
 
     def features(self, samples: pd.DataFrame, nets: NetworkTables, *, source: str = "samples",
                  out_of_range: str = "warn") -> pd.DataFrame:
-        hw = samples.drop(columns=[c for c in samples.columns if c == "network" or c in ALL_TARGETS])
+        hw = samples.drop(columns=[c for c in samples.columns if c == "network" or c in OUTPUT_COLUMNS])
         self.hw_encoder_.check(hw, source=source, out_of_range=out_of_range)
         out = hw[[s.name for s in self.hw_encoder_.numeric]].astype(np.float64).reset_index(drop=True)
         for name, cats in self.hw_encoder_.categorical.items():
@@ -69,6 +70,7 @@ class GBTPowerModel:
             raise InputError(f"unknown target(s) {bad}: choose from {list(ALL_TARGETS)}")
         self.reported_ = reported_targets(self.targets)
         self.hw_encoder_ = HardwareEncoder.fit(ds.train, ds.hardware_numeric, ds.hardware_categorical)
+        self.support_ = NetworkSupport.fit(ds.ops[ds.ops["network"].isin(set(ds.train["network"]))], seed=self.seed)
         nets = NetworkTables.of(ds)
         cols = self.hw_encoder_.columns + ["network"]
         x_tr = self.features(ds.train[cols], nets, source="train.parquet", out_of_range="ignore")
@@ -93,7 +95,7 @@ class GBTPowerModel:
         return self
 
     def predict(self, samples: pd.DataFrame, nets: NetworkTables, *, out_of_range: str = "warn",
-                source: str = "samples") -> pd.DataFrame:
+                source: str = "samples", **_: Any) -> pd.DataFrame:
         x = self.features(samples, nets, source=source, out_of_range=out_of_range)
         cols = {t: np.exp(b.predict(x, num_threads=self.n_jobs)) for t, b in self.boosters_.items()}
         if "P" in self.reported_ and "P" not in cols:
@@ -102,7 +104,7 @@ class GBTPowerModel:
 
     def config(self) -> dict[str, Any]:
         return {"kind": "gbt", "params": self.get_params(), "reported": self.reported_,
-                "encoders": {"hardware": self.hw_encoder_.to_dict()},
+                "encoders": {"hardware": self.hw_encoder_.to_dict()}, "support": self.support_.to_dict(),
                 "feature_schema": {"hardware": self.hw_encoder_.columns, "network": NETWORK_FEATURES}}
 
     def save(self, folder: str | Path) -> None:
@@ -118,6 +120,7 @@ class GBTPowerModel:
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()})
         model.reported_ = cfg["reported"]
         model.hw_encoder_ = HardwareEncoder.from_dict(cfg["encoders"]["hardware"])
+        model.support_ = NetworkSupport.from_dict(cfg["support"])
         model.boosters_ = {}
         for t in model.targets:
             path = Path(folder) / f"gbt_{t}.txt"

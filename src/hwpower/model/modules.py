@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 ALL_TARGETS = ("P", "P_core", "P_bw", "latency_ms", "energy_mj")
+OUTPUT_COLUMNS = (*ALL_TARGETS, "area_mm2")  # oracle outputs a samples table may hold: never hardware inputs
 N_ROOF = 6  # roofline features per (hardware, block) pair (see .roofline)
 
 
@@ -45,7 +46,7 @@ class FlatMLP(nn.Module):
         with torch.no_grad():
             self.net[-1].bias.copy_(torch.tensor([init_log[t] for t in self.heads]))
 
-    def forward(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None) -> torch.Tensor:
+    def forward(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None, lw=None) -> torch.Tensor:
         b, length, f = x.shape
         if length < self.max_len:  # pad with zero blocks up to the trained maximum length
             x = torch.cat([x, x.new_zeros(b, self.max_len - length, f)], dim=1)
@@ -65,43 +66,62 @@ class StructuredNet(nn.Module):
     """
 
     def __init__(self, n_hw: int, n_el: int, reported: list[str], hidden: int = 64, depth: int = 2,
-                 hw_hidden: int = 64, init_log: dict[str, float] | None = None, roofline: nn.Module | None = None):
+                 hw_hidden: int = 64, init_log: dict[str, float] | None = None, roofline: nn.Module | None = None,
+                 head_depth: int | None = None, head_act: str = "gelu"):
         super().__init__()
         self.reported = list(reported)
-        self.roof = roofline  # optional physics features of each (hardware, block) pair
+        self.roof = roofline  # optional physics features of each (hardware, element) pair
         self.pair_in = nn.Linear(N_ROOF, hidden) if roofline is not None else None
         self.hw = mlp([n_hw, hw_hidden, hw_hidden])  # hardware embedding u
         self.film = nn.Linear(hw_hidden, 2 * hidden)  # per-channel scale and shift from u
         self.static = nn.Linear(hw_hidden, 2)  # log static P_core, P_bw (W)
-        self.el_in = nn.Linear(n_el, hidden)
-        self.body = nn.Sequential(*[m for _ in range(depth) for m in (nn.GELU(), nn.Linear(hidden, hidden))])
-        self.out = nn.Sequential(nn.GELU(), nn.Linear(hidden, 3))  # log e_core, log e_bw, log t
+        # ``depth`` GELU-Linear layers: the first ``depth - head_depth`` encode the element alone (once
+        # per network at inference), the last ``head_depth`` follow the hardware conditioning (per row).
+        # The layers after the conditioning run per (row, element) and use ``head_act`` (relu costs a
+        # tenth of gelu's exact erf there); the element's own layers run once per network (gelu).
+        head = depth if head_depth is None else min(head_depth, depth)
+        act = {"gelu": nn.GELU, "relu": nn.ReLU}[head_act]
+        layers = lambda n, a: [m for _ in range(n) for m in (a(), nn.Linear(hidden, hidden))]  # noqa: E731
+        self.el_in = (nn.Sequential(nn.Linear(n_el, hidden), *layers(depth - head, nn.GELU)) if depth > head
+                      else nn.Linear(n_el, hidden))
+        self.body = nn.Sequential(*layers(head, act))
+        self.out = nn.Sequential(act(), nn.Linear(hidden, 3))  # log e_core, log e_bw, log t
         init = init_log or {}
         with torch.no_grad():
             self.out[-1].bias.copy_(torch.tensor([init.get("e_core", 0.0), init.get("e_bw", 0.0), init.get("t", 0.0)]))
             self.static.bias.copy_(torch.tensor([init.get("static_core", -3.0), init.get("static_bw", -3.0)]))
 
-    def components(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None,
+    def components(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None, lw=None,
                    embedded: bool = False) -> dict[str, torch.Tensor]:
         """Natural logs of E_core, E_bw (mJ), T (ms), static P_core, P_bw (W); each (B,).
 
+        ``lw`` (B, L): log multiplicity of each element (k identical operators count k times), -inf at
+        padding (then it replaces the mask).
         ``embedded``: ``x`` already holds ``el_in(x)`` (B, L, D), computed once per network (inference).
         """
         u = self.hw(hw)  # (B, Dh)
         gamma, beta = self.film(u).chunk(2, dim=-1)  # (B, D) each
         h = x if embedded else self.el_in(x)  # (B, L, D)
-        if self.roof is not None:
-            h = h + self.pair_in(self.roof(hw, lay, lmask))  # (B, L, D)
-        h = h * (1 + gamma[:, None, :]) + beta[:, None, :]  # (B, L, D)
+        scale = 1 + gamma
+        if self.roof is not None:  # h + pair_in(roof); its bias goes into the shift
+            roof = self.roof(hw, lay, lmask)  # (B, L, 6)
+            b, length, _ = roof.shape
+            h = torch.addmm(h.reshape(b * length, -1), roof.reshape(b * length, -1), self.pair_in.weight.t())
+            h = h.view(b, length, -1)
+            beta = beta + self.pair_in.bias * scale
+        h = torch.addcmul(beta[:, None, :], h, scale[:, None, :])  # FiLM in one pass: (B, L, D)
         s = self.out(self.body(h))  # (B, L, 3)
-        s = s.masked_fill(~mask[:, :, None], float("-inf"))
+        if lw is not None:  # log multiplicities, -inf at padding: the mask is in them
+            s = s + lw[:, :, None]
+        else:
+            s = s.masked_fill(~mask[:, :, None], float("-inf"))
         log_e_core, log_e_bw, log_t = torch.logsumexp(s, dim=1).unbind(-1)  # (B,) each
         st_core, st_bw = self.static(u).unbind(-1)
         return {"E_core": log_e_core, "E_bw": log_e_bw, "T": log_t, "static_core": st_core, "static_bw": st_bw}
 
-    def forward(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None,
+    def forward(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None, lw=None,
                 embedded: bool = False) -> torch.Tensor:
-        c = self.components(hw, x, mask, lay, lmask, embedded)
+        c = self.components(hw, x, mask, lay, lmask, lw, embedded)
         p_core = torch.logaddexp(c["E_core"] - c["T"], c["static_core"])
         p_bw = torch.logaddexp(c["E_bw"] - c["T"], c["static_bw"])
         p = torch.logaddexp(p_core, p_bw)

@@ -19,12 +19,17 @@ import torch
 from ..errors import CheckpointError, InputError
 from .checkpoint import load_weights, read_meta
 from .encoding import ElementEncoder, HardwareEncoder, NetworkBatch
-from .modules import ALL_TARGETS, FlatMLP, StructuredNet, reported_targets
-from .roofline import Roofline, block_layer_array
+from .modules import OUTPUT_COLUMNS, FlatMLP, StructuredNet, reported_targets
+from .roofline import Roofline, block_layer_array, op_layer_array
+from .support import NetworkSupport
 from .tables import NetworkTables
 
 log = logging.getLogger(__name__)
 ARCHS = ("structured", "mlp")
+ELEMENTS = ("ops", "blocks", "layers")
+# Elements (rows x network length) per inference batch when no batch size is given: 1,024 rows of
+# 21-block networks, the fastest measured at block level; about 300 rows of OFA networks as operators.
+ELEMENTS_PER_BATCH = 1024 * 24
 
 
 def resolve_device(device: str) -> torch.device:
@@ -48,6 +53,35 @@ def log_targets(frame: pd.DataFrame, targets: list[str], *, source: str) -> np.n
     return np.log(y).astype(np.float32)
 
 
+def collapse_ops(ops: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The operators of networks ``keys`` with identical operators of a network as one row (renumbered
+    ``op_index`` 0..k-1 in order of first occurrence) and each row's multiplicity."""
+    sub = ops[ops["network"].astype(str).isin(keys)]
+    features = [c for c in sub.columns if c != "op_index"]
+    codes = sub.groupby(features, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+    first, counts = np.unique(codes, return_index=True, return_counts=True)[1:]
+    order = np.argsort(first, kind="stable")
+    kept = sub.iloc[first[order]].copy()
+    kept["op_index"] = kept.groupby("network", observed=True, sort=False).cumcount().to_numpy()
+    return kept, counts[order]
+
+
+def _log_counts(table: pd.DataFrame, counts: np.ndarray, keys: list[str], length: int) -> np.ndarray:
+    """(N, length) float32 log multiplicity at each element's position, -inf at padding (so the sums
+    need no mask)."""
+    out = np.full((len(keys), length), -np.inf, dtype=np.float32)
+    net = pd.Categorical(table["network"].astype(str), categories=keys).codes
+    out[net, table["op_index"].to_numpy()] = np.log(counts)
+    return out
+
+
+def _rows_per_batch(row_len: torch.Tensor, order: torch.Tensor, start: int) -> int:
+    """Rows from ``start`` (in length order) that make about ``ELEMENTS_PER_BATCH`` elements."""
+    guess = max(1, ELEMENTS_PER_BATCH // int(row_len[order[start]]))
+    last = order[min(start + guess, len(order)) - 1]
+    return max(1, ELEMENTS_PER_BATCH // int(row_len[last]))
+
+
 @dataclass
 class Encoded:
     """Samples ready for the model: normalised hardware, network row index, log targets."""
@@ -63,33 +97,64 @@ class NeuralPowerModel:
     ``arch``: ``"structured"`` (per-element energy and time conditioned on the hardware, summed like
     the physics) or ``"mlp"`` (the seed's MLP over hardware + flattened padded block array).
     ``targets``: trained outputs, e.g. ``("P",)`` or ``("P_core", "P_bw")``; ``P`` is then reported
-    as ``P_core + P_bw``. ``elements``: ``"blocks"`` or ``"layers"`` of the networks.
+    as ``P_core + P_bw``. ``elements``: ``"ops"`` (operators, the structured model's default: any
+    network, block sequence or operator graph, made of operator kinds seen in training), ``"blocks"``
+    (the seed MLP's default) or ``"layers"`` (block networks only).
     """
 
     def __init__(self, arch: str = "structured", targets: tuple[str, ...] = ("P_core", "P_bw", "latency_ms"),
-                 elements: str = "blocks", hidden: int = 64, depth: int = 2, hw_hidden: int = 64,
+                 elements: str | None = None, hidden: int = 64, depth: int = 2, hw_hidden: int = 64,
                  mlp_hidden: tuple[int, ...] = (256, 256), epochs: int = 30, batch_size: int = 512,
                  lr: float = 2e-3, weight_decay: float = 1e-5, patience: int = 6, seed: int = 0,
-                 device: str = "auto", eval_batch_size: int = 1024, physics: bool = True):
+                 device: str = "auto", physics: bool = True, head_depth: int | None = None,
+                 head_activation: str | None = None):
         self.arch, self.targets, self.elements = arch, tuple(targets), elements
         self.hidden, self.depth, self.hw_hidden, self.mlp_hidden = hidden, depth, hw_hidden, tuple(mlp_hidden)
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
-        self.patience, self.seed, self.device, self.eval_batch_size = patience, seed, device, eval_batch_size
-        self.physics = physics
+        self.patience, self.seed, self.device = patience, seed, device
+        self.physics, self.head_depth, self.head_activation = physics, head_depth, head_activation
 
     def get_params(self) -> dict[str, Any]:
         keys = ("arch", "targets", "elements", "hidden", "depth", "hw_hidden", "mlp_hidden", "epochs",
-                "batch_size", "lr", "weight_decay", "patience", "seed", "device", "eval_batch_size", "physics")
+                "batch_size", "lr", "weight_decay", "patience", "seed", "device", "physics", "head_depth",
+                "head_activation")
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in ((k, getattr(self, k)) for k in keys)}
+
+    @property
+    def element_kind(self) -> str:
+        """The elements read: ``elements``, or by default operators (structured) or blocks (mlp)."""
+        if self.elements is not None:
+            return self.elements
+        return "blocks" if self.arch == "mlp" else "ops"
+
+    @property
+    def head_layers(self) -> int:
+        """Layers of the structured model after the hardware conditioning: ``head_depth``, or by default
+        none for operators (their ``depth`` layers encode each operator once per network, so a
+        prediction costs little per operator) and all ``depth`` for blocks."""
+        if self.head_depth is not None:
+            return self.head_depth
+        return 0 if self.element_kind == "ops" else self.depth
+
+    @property
+    def head_act(self) -> str:
+        """Activation after the hardware conditioning: ``head_activation``, or by default relu for
+        operators (per row and operator, gelu's erf was most of the inference time) and gelu for blocks."""
+        if self.head_activation is not None:
+            return self.head_activation
+        return "relu" if self.element_kind == "ops" else "gelu"
 
     # --- set-up -------------------------------------------------------------------------------
     def _check_params(self) -> None:
         if self.arch not in ARCHS:
             raise InputError(f"unknown model {self.arch!r} (known: {list(ARCHS)} and gbt)")
-        if self.elements not in ("blocks", "layers"):
-            raise InputError(f"elements must be blocks or layers, got {self.elements!r}")
-        if self.arch == "structured" and self.physics and self.elements != "blocks":
-            raise InputError("the roofline features work on blocks: use elements='blocks' or physics=False")
+        if self.element_kind not in ELEMENTS:
+            raise InputError(f"elements must be one of {list(ELEMENTS)}, got {self.elements!r}")
+        if self.head_activation not in (None, "gelu", "relu"):
+            raise InputError(f"head_activation must be gelu or relu, got {self.head_activation!r}")
+        if self.arch == "structured" and self.physics and self.element_kind == "layers":
+            raise InputError("the roofline features work on operators or blocks: use elements='ops' or 'blocks', "
+                             "or physics=False")
         bad = [t for t in self.targets if t not in ("P", "P_core", "P_bw", "latency_ms", "energy_mj")]
         if bad or not self.targets:
             raise InputError(f"unknown target(s) {bad}: choose from P, P_core, P_bw, latency_ms, energy_mj")
@@ -111,7 +176,8 @@ class NeuralPowerModel:
         if self.arch == "mlp":
             return FlatMLP(n_hw, n_el, self.max_len_, self.reported_, list(self.mlp_hidden), self.init_log_)
         roof = Roofline(self.hw_encoder_) if self.uses_roofline else None
-        return StructuredNet(n_hw, n_el, self.reported_, self.hidden, self.depth, self.hw_hidden, self.init_log_, roof)
+        return StructuredNet(n_hw, n_el, self.reported_, self.hidden, self.depth, self.hw_hidden, self.init_log_, roof,
+                             self.head_layers, self.head_act)
 
     @property
     def uses_roofline(self) -> bool:
@@ -124,31 +190,40 @@ class NeuralPowerModel:
         self.reported_ = reported_targets(self.targets)
         self.hw_encoder_ = HardwareEncoder.fit(ds.train, ds.hardware_numeric, ds.hardware_categorical)
         train_keys = sorted(ds.train["network"].unique())
-        table = getattr(ds, self.elements)
-        self.element_encoder_ = ElementEncoder.fit(table[table["network"].isin(train_keys)], self.elements)
+        table = getattr(ds, self.element_kind)
+        self.element_encoder_ = ElementEncoder.fit(table[table["network"].isin(train_keys)], self.element_kind)
         lengths = table[table["network"].isin(train_keys)].groupby("network").size()
         self.max_len_ = int(lengths.max())
         self.init_log_ = self._init_log(ds.train, float(lengths.mean()))
+        self.support_ = NetworkSupport.fit(ds.ops[ds.ops["network"].isin(train_keys)], seed=self.seed)
         self.module_ = self._build()
 
     # --- encoding -----------------------------------------------------------------------------
     def encode_networks(self, nets: NetworkTables, keys: list[str] | None = None, *, source: str = "networks") -> NetworkBatch:
-        table = getattr(nets, self.elements)
+        table = getattr(nets, self.element_kind)
         keys = sorted(table["network"].unique()) if keys is None else list(keys)
+        counts = None
+        if self.element_kind == "ops" and self.arch == "structured":  # sums ignore order: identical operators once
+            table, counts = collapse_ops(table, keys)
         x, mask = self.element_encoder_.encode(table, keys, source=source)
+        lw = None if counts is None else torch.from_numpy(_log_counts(table, counts, keys, x.shape[1]))
         if self.arch == "mlp" and x.shape[1] > self.max_len_:
             lengths = mask.sum(axis=1)
             bad = keys[int(np.argmax(lengths))]
-            raise InputError(f"network {bad} has {int(lengths.max())} {self.elements}; the flat MLP was trained on at "
+            raise InputError(f"network {bad} has {int(lengths.max())} {self.element_kind}; the flat MLP was trained on at "
                              f"most {self.max_len_} (use the structured model for deeper networks)", file=source)
         if not self.uses_roofline:
-            return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask))
-        lay, lmask = block_layer_array(nets.layers, keys, x.shape[1])
-        return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(lay), torch.from_numpy(lmask))
+            return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask), lw=lw)
+        if self.element_kind == "ops":
+            lay, lmask = op_layer_array(table, keys, x.shape[1])
+        else:
+            lay, lmask = block_layer_array(nets.layers, keys, x.shape[1])
+        return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(lay),
+                            None if lmask is None else torch.from_numpy(lmask), lw)
 
     def encode_samples(self, frame: pd.DataFrame, nets: NetworkBatch, *, with_targets: bool,
                        source: str = "samples", out_of_range: str = "warn") -> Encoded:
-        hw_cols = frame.drop(columns=[c for c in frame.columns if c == "network" or c in ALL_TARGETS])
+        hw_cols = frame.drop(columns=[c for c in frame.columns if c == "network" or c in OUTPUT_COLUMNS])
         hw = torch.from_numpy(self.hw_encoder_.encode(hw_cols, source=source, out_of_range=out_of_range))
         y = torch.from_numpy(log_targets(frame, list(self.targets), source=source)) if with_targets else None
         return Encoded(hw, nets.lookup(frame["network"], source=source), y)
@@ -158,29 +233,44 @@ class NeuralPowerModel:
         """Differentiable: normalised hardware (B, H) and network rows (B,) -> log reported targets (B, R)."""
         return self.module_(hw_norm, *nets.rows(net_index))
 
-    def predict_log(self, enc: Encoded, nets: NetworkBatch) -> np.ndarray:
-        """(n, R) natural-log predictions, batched, without gradients."""
+    def predict_log(self, enc: Encoded, nets: NetworkBatch, *, batch_size: int | None = None) -> np.ndarray:
+        """(n, R) natural-log predictions, batched, without gradients.
+
+        Rows go in order of their network's length, so a batch of short networks is not padded to the
+        longest network given; ``batch_size`` rows per batch, or by default as many as keep a batch
+        near ``ELEMENTS_PER_BATCH`` elements (its temporaries then stay in cache)."""
         device = next(self.module_.parameters()).device
         nets = nets.to(device)
         self.module_.eval()
-        outs = []
+        n = len(enc.net)
+        out = torch.empty((n, len(self.reported_)), dtype=torch.float32)
+        structured = isinstance(self.module_, StructuredNet)
+        lengths = nets.lengths().cpu().clamp_min(1)
+        row_len = lengths[enc.net]
+        order = torch.argsort(row_len, stable=True)
         with torch.inference_mode():
-            structured = isinstance(self.module_, StructuredNet)
-            if structured:  # the block embedding depends on the network only: once per network, not per row
-                nets = NetworkBatch(nets.keys, self.module_.el_in(nets.x), nets.mask, nets.lay, nets.lmask)
-            for i in range(0, len(enc.net), self.eval_batch_size):
-                hw = enc.hw[i:i + self.eval_batch_size].to(device)
-                rows = nets.rows(enc.net[i:i + self.eval_batch_size].to(device))
-                outs.append((self.module_(hw, *rows, embedded=True) if structured else self.module_(hw, *rows)).cpu())
-        return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.reported_)), dtype=np.float32)
+            if structured:  # the element embedding depends on the network only: once per network, not per row
+                nets = nets.replace_x(self.module_.el_in(nets.x))
+            i = 0
+            while i < n:
+                step = batch_size or _rows_per_batch(row_len, order, i)
+                idx = order[i:i + step]
+                net = enc.net[idx].to(device)
+                hw = enc.hw[idx].to(device)
+                if structured:
+                    out[idx] = self.module_(hw, *nets.rows(net, int(row_len[idx].max())), embedded=True).float().cpu()
+                else:
+                    out[idx] = self.module_(hw, *nets.rows(net)).float().cpu()
+                i += step
+        return out.numpy()
 
     def predict(self, samples: pd.DataFrame, nets: NetworkTables, *, out_of_range: str = "warn",
-                source: str = "samples") -> pd.DataFrame:
+                source: str = "samples", batch_size: int | None = None) -> pd.DataFrame:
         """Predictions in physical units (W, ms, mJ), one column per reported target."""
         batch = self.encode_networks(nets, sorted(samples["network"].astype(str).unique()), source=source)
         enc = self.encode_samples(samples, batch, with_targets=False, source=source, out_of_range=out_of_range)
-        return pd.DataFrame(np.exp(self.predict_log(enc, batch).astype(np.float64)), columns=self.reported_,
-                            index=samples.index)
+        return pd.DataFrame(np.exp(self.predict_log(enc, batch, batch_size=batch_size).astype(np.float64)),
+                            columns=self.reported_, index=samples.index)
 
     # --- training and persistence (implemented in .training) -------------------------------------
     def fit(self, ds, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
@@ -195,7 +285,7 @@ class NeuralPowerModel:
                 "encoders": {"hardware": self.hw_encoder_.to_dict(), "elements": self.element_encoder_.to_dict()},
                 "feature_schema": {"hardware": self.hw_encoder_.feature_names,
                                    "elements": self.element_encoder_.feature_names, "max_len": self.max_len_},
-                "init_log": self.init_log_}
+                "init_log": self.init_log_, "support": self.support_.to_dict()}
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path, *, device: str = "cpu") -> NeuralPowerModel:
@@ -209,6 +299,7 @@ class NeuralPowerModel:
         model.hw_encoder_ = HardwareEncoder.from_dict(cfg["encoders"]["hardware"])
         model.element_encoder_ = ElementEncoder.from_dict(cfg["encoders"]["elements"])
         model.max_len_, model.init_log_ = cfg["feature_schema"]["max_len"], cfg["init_log"]
+        model.support_ = NetworkSupport.from_dict(cfg["support"])
         model.module_ = model._build()
         try:
             model.module_.load_state_dict(load_weights(folder))

@@ -14,15 +14,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from ..errors import CheckpointError, InputError
-from ..networks import Network
+from ..networks import GraphNetwork, Network
+from .bounds import check_physical
 from .checkpoint import read_meta
 from .encoding import HardwareEncoder, NetworkBatch
 from .gbt import GBTPowerModel
 from .neural import NeuralPowerModel
+from .support import operator_namer
 from .tables import NetworkTables
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ def as_tables(nets: Any) -> NetworkTables:
         return NetworkTables.of(nets)
     if isinstance(nets, Mapping):
         return NetworkTables.from_networks({str(k): v for k, v in nets.items()})
-    if isinstance(nets, Sequence) and all(isinstance(n, Network) for n in nets):
+    if isinstance(nets, Sequence) and all(isinstance(n, Network | GraphNetwork) for n in nets):
         return NetworkTables.from_networks({f"net/{i}": n for i, n in enumerate(nets)})
     raise InputError(f"cannot read networks from a {type(nets).__name__}")
 
@@ -100,7 +103,9 @@ class Predictor:
         """Encode networks once: row i of the batch is the i-th network given (or the sorted keys)."""
         tables = as_tables(nets)
         keys = list(tables.networks["network"].astype(str))
-        return self._neural().encode_networks(tables, keys)
+        model = self._neural()
+        self.check_networks(tables, keys, out_of_range="warn", source="networks")
+        return model.encode_networks(tables, keys)
 
     def forward_normalized(self, hw_norm: torch.Tensor, nets: NetworkBatch, net_index: torch.Tensor) -> torch.Tensor:
         """Differentiable: (B, H) normalised hardware, (B,) rows of ``nets`` -> (B, R) natural-log outputs."""
@@ -111,15 +116,38 @@ class Predictor:
     def modules_for_search(self) -> list[torch.nn.Module]:
         return [self._neural().module_]
 
-    def predict(self, samples: pd.DataFrame, nets: Any, *, out_of_range: str = "warn",
-                source: str = "samples") -> pd.DataFrame:
-        """Hardware rows with a ``network`` key -> DataFrame of predictions (W, ms, mJ), same index."""
+    def check_networks(self, tables: NetworkTables, keys: list[str], *, out_of_range: str = "warn",
+                       source: str = "networks") -> list[str]:
+        """The networks' operators against the training data's support (:mod:`.support`): an unseen
+        kind raises; features outside the trained range or far from every training operator warn
+        (raise with ``out_of_range="error"``); returns the warnings' texts."""
+        ops = tables.ops[tables.ops["network"].astype(str).isin(keys)]
+        return self.model.support_.check(ops, policy=out_of_range, source=source,
+                                         names=operator_namer(tables.networks))
+
+    def predict(self, samples: pd.DataFrame, nets: Any, *, out_of_range: str = "warn", source: str = "samples",
+                batch_size: int | None = None) -> pd.DataFrame:
+        """Hardware rows with a ``network`` key -> DataFrame of predictions (W, ms, mJ), same index.
+
+        Every network is checked against the training data (:meth:`check_networks`) and every
+        prediction against physical bounds (:mod:`.bounds`): a non-finite one raises, an implausible
+        one warns (raises with ``out_of_range="error"``). ``batch_size``: rows per inference batch (an
+        inference setting; by default about 24,576 network elements per batch)."""
         if "network" not in samples.columns:
             raise InputError("no 'network' column naming each row's network", file=source)
-        return self.model.predict(samples, as_tables(nets), out_of_range=out_of_range, source=source)
+        tables = as_tables(nets)
+        keys = samples["network"].astype(str)
+        self.check_networks(tables, sorted(keys.unique()), out_of_range=out_of_range, source=source)
+        pred = self.model.predict(samples, tables, out_of_range=out_of_range, source=source, batch_size=batch_size)
+        macs = tables.networks.assign(network=tables.networks["network"].astype(str)).set_index("network")["macs"]
+        check_physical(pred, samples, keys.reset_index(drop=True), macs.reindex(keys.to_numpy()).to_numpy(np.float64),
+                       policy=out_of_range, source=source)
+        return pred
 
-    def predict_one(self, network: Network, hardware: Mapping[str, Any], *, out_of_range: str = "warn") -> dict[str, float]:
-        """One network on one hardware configuration -> {target: value}."""
-        row = pd.DataFrame([{**hardware, "network": "net/0"}])
-        return {k: float(v) for k, v in self.predict(row, {"net/0": network}, out_of_range=out_of_range,
+    def predict_one(self, network: Network | GraphNetwork, hardware: Mapping[str, Any], *,
+                    out_of_range: str = "warn", key: str = "net/0") -> dict[str, float]:
+        """One network on one hardware configuration -> {target: value}; ``key`` names the network in
+        messages."""
+        row = pd.DataFrame([{**hardware, "network": key}])
+        return {k: float(v) for k, v in self.predict(row, {key: network}, out_of_range=out_of_range,
                                                      source="hardware").iloc[0].items()}

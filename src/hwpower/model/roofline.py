@@ -1,4 +1,5 @@
-"""Roofline features of each (hardware configuration, block) pair, differentiable in the hardware.
+"""Roofline features of each (hardware configuration, element) pair, differentiable in the hardware;
+an element is an operator (one "layer") or a block (its layers summed).
 
 Published first-order physics (docs/predictor.md, reference/energy-constants.md): per layer,
 compute time = MACs / (rows x cols x U x f) with the spatial utilisation U of the dataflow's
@@ -54,12 +55,33 @@ def block_layer_array(layers: pd.DataFrame, keys: list[str], n_blocks: int) -> t
     return out, mask
 
 
+OP_RAW = ["macs", "other_ops", "words", "d1_ws", "d2_ws", "d1_os", "d2_os"]
+
+
+def op_layer_array(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.ndarray, None]:
+    """(N, length, 7) hardware-independent quantities of each operator: MACs, other operations, the
+    words the oracle moves (w + i + o) and the two mappings' spatial dimensions from the operator's
+    loop nest (weight stationary: reduction x output channels; output stationary: positions x G*kout;
+    at least 1, padding included). Operators are single elements: no per-element layer mask."""
+    sub = ops[ops["network"].astype(str).isin(keys)]
+    net = pd.Categorical(sub["network"].astype(str), categories=keys).codes
+    pos = sub["op_index"].to_numpy()
+    col = lambda c: sub[c].to_numpy(dtype=np.float64)  # noqa: E731
+    words = col("w_words") + col("i_words") + col("o_words")
+    dims = [col("red"), col("kout"), col("pos"), col("groups") * col("kout")]
+    out = np.zeros((len(keys), length, len(OP_RAW)), dtype=np.float32)
+    out[..., 3:] = 1.0
+    out[net, pos] = np.stack([col("macs"), col("other_ops"), words, *(np.maximum(d, 1.0) for d in dims)], axis=1)
+    return out, None
+
+
 def _ceil_st(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.ceil(x) - x).detach()
 
 
 class Roofline(nn.Module):
-    """(B, H) normalised hardware + (B, L, M, 9) raw layers -> (B, L, 6) standardised log features."""
+    """(B, H) normalised hardware + (B, L, M, 9) raw layers of blocks, or (B, L, 7) operators ->
+    (B, L, 6) standardised log features."""
 
     def __init__(self, enc: HardwareEncoder):
         super().__init__()
@@ -97,7 +119,26 @@ class Roofline(nn.Module):
         out["ws"] = hw[:, self.ws_col][:, None, None] if self.ws_col is not None else torch.full_like(out["pe_rows"], 0.5)
         return out
 
-    def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor) -> torch.Tensor:
+    def op_features(self, hw: torch.Tensor, lay: torch.Tensor) -> torch.Tensor:
+        """Operators as elements: ``lay`` (B, L, 7) from :func:`op_layer_array` -> (B, L, 6)."""
+        h = {k: v[..., 0] for k, v in self.hardware(hw).items()}  # (B, 1) each
+        r, c, f = h["pe_rows"], h["pe_cols"], h["freq_mhz"] * 1e6
+        macs, other, words, d1w, d2w, d1o, d2o = lay.permute(2, 0, 1).contiguous().unbind(0)  # (B, L) each, contiguous
+        fit = lambda d, p: d / (_ceil_st(d / p) * p)  # noqa: E731 - share of p PEs a dimension d keeps busy
+        ws = h["ws"]
+        u = ws * fit(d1w, r) * fit(d2w, c) + (1 - ws) * fit(d1o, r) * fit(d2o, c)
+        rcf = r * c * f
+        ideal = macs / rcf
+        t_comp = (macs / u.clamp_min(1e-6) + other) / rcf
+        t_dram = words * (h["bits"] / (8e9 * h["dram_gbps"]))
+        t_buf = words / ((r + c) * f)
+        t_roof = torch.maximum(torch.maximum(t_comp, t_dram), t_buf)
+        logs = [torch.log(x + EPS) for x in (ideal, t_comp, t_dram, t_buf, t_roof)]
+        return torch.stack([*logs, logs[0] - logs[1]], dim=-1)  # (B, L, 6); the last: log utilisation
+
+    def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None) -> torch.Tensor:
+        if lay.dim() == 3:
+            return self.op_features(hw, lay)
         h = self.hardware(hw)
         r, c, f = h["pe_rows"][..., None], h["pe_cols"][..., None], h["freq_mhz"][..., None] * 1e6  # (B,1,1,1)
         macs, other, w, i, o, d1w, d2w, d1o, d2o = lay.unbind(-1)  # (B, L, M) each
@@ -117,11 +158,11 @@ class Roofline(nn.Module):
         feats.append(torch.log((sums[0] + EPS) / (sums[1] + EPS)))  # mean utilisation of the block
         return torch.stack(feats, dim=-1)  # (B, L, 6)
 
-    def forward(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None) -> torch.Tensor:
         return (self.raw_features(hw, lay, lmask) - self.feat_mean) / self.feat_std
 
     @torch.no_grad()
-    def fit_scale(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor, mask: torch.Tensor) -> None:
+    def fit_scale(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None, mask: torch.Tensor) -> None:
         """Standardise with statistics of real (unpadded) blocks of a training sample."""
         raw = self.raw_features(hw, lay, lmask)[mask]  # (n, 6)
         self.feat_mean.copy_(raw.mean(0))

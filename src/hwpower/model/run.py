@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..io import start_output_dir
+from ..runstate import mark_run
 from .checkpoint import read_meta
 from .evaluate import Evaluation, evaluate, evaluation_table
 from .plots import parity, training_curves
@@ -44,10 +45,13 @@ def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = N
     est = make_model(model, **params)
     if run_dir is not None:  # after the settings are checked: a bad option never costs the previous run
         start_output_dir(run_dir, command="train", force=force, resume=resume)
+        mark_run(run_dir, complete=False)  # issue 15: "complete" in the run's marker (hwpower.runstate)
     est.fit(ds, run_dir=run_dir, resume=resume, progress=progress)
     predictor = Predictor(est)
     if run_dir is not None and figures:
         save_figures(predictor, ds, Path(run_dir))
+    if run_dir is not None:
+        mark_run(run_dir, complete=True)
     return predictor
 
 

@@ -1,4 +1,5 @@
-"""Per-network, per-block and per-layer tables built from :class:`~hwpower.networks.Network` objects.
+"""Per-network, per-block, per-layer and per-operator tables built from networks (block sequences or
+operator graphs).
 
 The processed dataset already holds these tables; this builds the same columns (docs/data-format.md)
 for networks that arrive at prediction time as a nets file, so the predictor encodes both alike.
@@ -11,32 +12,38 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..networks import Network
+from ..networks import GraphNetwork, Network
 from ..processing.features import feature_tables
 from ..processing.netread import NetworkSet
 
 
 @dataclass
 class NetworkTables:
-    """The three network tables of a processed dataset, keyed by ``network``."""
+    """The network tables of a processed dataset, keyed by ``network``."""
 
     networks: pd.DataFrame
     blocks: pd.DataFrame
     layers: pd.DataFrame
+    ops: pd.DataFrame
 
     @classmethod
     def of(cls, obj) -> NetworkTables:
         """Take the tables of a :class:`~hwpower.processing.ProcessedDataset` (or anything alike)."""
-        return cls(obj.networks, obj.blocks, obj.layers)
+        return cls(obj.networks, obj.blocks, obj.layers, obj.ops)
 
     @classmethod
-    def from_networks(cls, nets: Mapping[str, Network], *, source_file: str = "") -> NetworkTables:
-        return cls(*network_tables(nets, source_file=source_file))
+    def from_networks(cls, nets: Mapping[str, Network | GraphNetwork], *, source_file: str = "") -> NetworkTables:
+        return cls(*feature_tables(_network_set(nets, source_file)))
 
 
-def network_tables(nets: Mapping[str, Network], *, source_file: str = "") -> tuple[pd.DataFrame, ...]:
+def network_tables(nets: Mapping[str, Network | GraphNetwork], *, source_file: str = "") -> tuple[pd.DataFrame, ...]:
     """Build (networks, blocks, layers) DataFrames with exactly the processed dataset's columns,
-    through ``hwpower process``'s own feature code (so prediction-time features match training)."""
+    through ``hwpower process``'s own feature code (so prediction-time features match training);
+    :meth:`NetworkTables.from_networks` also builds the operators table."""
+    return feature_tables(_network_set(nets, source_file))[:3]
+
+
+def _network_set(nets: Mapping[str, Network | GraphNetwork], source_file: str) -> NetworkSet:
     ns = NetworkSet()
     for i, (key, net) in enumerate(nets.items()):
         tail = str(key).rsplit("/", 1)[-1]
@@ -44,5 +51,6 @@ def network_tables(nets: Mapping[str, Network], *, source_file: str = "") -> tup
         ns.networks.append(net)
         ns.source_files.append(source_file)
         ns.net_ids.append(int(tail) if tail.isdigit() else i)
-        ns.block_ids.append([ns.distinct.setdefault(b, len(ns.distinct)) for b in net.blocks])
-    return feature_tables(ns)
+        blocks = () if isinstance(net, GraphNetwork) else net.blocks
+        ns.block_ids.append([ns.distinct.setdefault(b, len(ns.distinct)) for b in blocks])
+    return ns

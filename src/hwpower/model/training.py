@@ -99,7 +99,7 @@ def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: b
     es_val = Encoded(va.hw[sel], va.net[sel], va.y[sel])
     if model.uses_roofline and not resume:  # feature scales from a training sample (then saved)
         sample = torch.randperm(len(tr.net), generator=torch.Generator().manual_seed(model.seed))[:4096]
-        x, mask, lay, lmask = nets.rows(net[sample.to(device)])
+        x, mask, lay, lmask, _ = nets.rows(net[sample.to(device)])
         model.module_.to(device).roof.fit_scale(hw[sample.to(device)], lay, lmask, mask)
     model.module_.to(device)
     opt = torch.optim.AdamW(model.module_.parameters(), lr=model.lr, weight_decay=model.weight_decay)

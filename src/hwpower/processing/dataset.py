@@ -6,7 +6,6 @@ report (which read it). See docs/data-format.md for the columns.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,8 @@ import pandas as pd
 from ..errors import InputError
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # 2: exact decimal targets, networks stored as distinct blocks + sequences
+FORMAT_VERSION = 3  # 2: exact decimal targets, distinct blocks + sequences; 3: + distinct operators + sequences
+TABLES = ("networks", "blocks", "layers", "ops")
 
 
 class _Table:
@@ -36,7 +36,7 @@ class _Table:
             build = obj.__dict__.get("_builders", {}).get(self.name)
             if build is None:
                 raise AttributeError(f"ProcessedDataset has no {self.name} table")
-            tables.update(build())  # a builder may make several tables at once (networks, blocks, layers)
+            tables.update(build())  # a builder may make several tables at once (networks, blocks, layers, ops)
         return tables[self.name]
 
     def __set__(self, obj: Any, value: pd.DataFrame) -> None:
@@ -48,7 +48,9 @@ class ProcessedDataset:
 
     ``train``/``val``: one row per sample (hardware columns, ``network`` key, targets in float64,
     exactly the values of the raw text; word-valued categorical columns as pandas categoricals).
-    ``networks``/``blocks``/``layers``: features per network, block and layer, keyed by ``network``.
+    ``networks``/``blocks``/``layers``/``ops``: features per network, block, layer and operator, keyed
+    by ``network`` (graph networks have operators only; built in memory without ``ops``, the operators
+    are computed from the networks' definitions on first use).
     ``manifest``: column roles (``hardware_numeric``, ``hardware_categorical`` mapping name to its
     allowed values, ``network``, ``targets``), units, counts, hashes, storage, package version.
     ``rejects``: rows set aside by ``process(..., skip_bad_rows=True)``: file, line, reason, text.
@@ -60,14 +62,17 @@ class ProcessedDataset:
     networks = _Table()
     blocks = _Table()
     layers = _Table()
+    ops = _Table()
 
     def __init__(self, train: pd.DataFrame | None = None, val: pd.DataFrame | None = None,
                  networks: pd.DataFrame | None = None, blocks: pd.DataFrame | None = None,
                  layers: pd.DataFrame | None = None, manifest: dict[str, Any] | None = None,
-                 rejects: pd.DataFrame | None = None, parts: Any = None, *,
+                 rejects: pd.DataFrame | None = None, parts: Any = None, *, ops: pd.DataFrame | None = None,
                  builders: dict[str, Callable[[], dict[str, pd.DataFrame]]] | None = None):
         self._builders = dict(builders or {})
-        self._tables = {"train": train, "val": val, "networks": networks, "blocks": blocks, "layers": layers}
+        if ops is None and networks is not None and "ops" not in self._builders:
+            self._builders["ops"] = lambda: {"ops": _ops_of(self.networks)}
+        self._tables = {"train": train, "val": val, "networks": networks, "blocks": blocks, "layers": layers, "ops": ops}
         self.manifest = manifest if manifest is not None else {}
         self.rejects = rejects if rejects is not None else pd.DataFrame(columns=["file", "line", "reason", "text"])
         self.parts = parts  # features.NetworkParts
@@ -94,19 +99,28 @@ class ProcessedDataset:
         return ~self.val["network"].isin(set(self.train["network"].unique()))
 
 
+def _ops_of(networks: pd.DataFrame) -> pd.DataFrame:
+    from .features import ops_from_definitions
+
+    return ops_from_definitions(networks)
+
+
 def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
     """Read a processed folder written by ``hwpower process``."""
     from .features import expand
+    from .integrity import read_json_object
     from .storage import read_parts, read_samples, read_table
 
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST}: not a processed dataset folder (run `hwpower process` first)", file=str(path))
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_json_object(manifest_path)  # issue 15: damaged JSON named by file and line (integrity.py)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"processed dataset format {manifest.get('format_version')!r}, this hwpower reads "
-                         f"{FORMAT_VERSION}: run `hwpower process` again", file=str(manifest_path))
+        raise InputError(f"processed dataset format {manifest.get('format_version')!r} (written by hwpower "
+                         f"{manifest.get('hwpower_version', '?')}); this hwpower reads format {FORMAT_VERSION} "
+                         "(networks stored as operators): run `hwpower process RAW_DIR --out DIR` again",
+                         file=str(manifest_path))
     parts = read_parts(path)
     key_type = parts.networks["network"].dtype
     targets, storage = manifest["columns"]["targets"], manifest["storage"]["targets"]
@@ -116,6 +130,5 @@ def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
         frame["network"] = pd.Categorical(frame["network"], dtype=key_type)  # one dictionary: the networks'
         splits[name] = frame
     rejects = read_table(path / "rejects.parquet") if (path / "rejects.parquet").is_file() else None
-    expanded = dict.fromkeys(("networks", "blocks", "layers"),
-                             lambda: dict(zip(("networks", "blocks", "layers"), expand(parts))))
+    expanded = dict.fromkeys(TABLES, lambda: dict(zip(TABLES, expand(parts))))
     return ProcessedDataset(manifest=manifest, rejects=rejects, parts=parts, builders=expanded, **splits)

@@ -1,5 +1,8 @@
-"""Networks once each (the seed's step 3): read ``nets_*.json`` and compute per-network, per-block and
-per-layer features with the counting code of :mod:`hwpower.networks`.
+"""Networks once each (the seed's step 3): read ``nets_*.json`` and compute per-network, per-block,
+per-layer and per-operator features with the counting code of :mod:`hwpower.networks`.
+
+Every network is stored as operators (:mod:`.opfeatures`); block networks also as blocks and layers
+(graph networks have none).
 
 Networks from one search space share a few hundred distinct blocks, so layers and counts are computed
 once per distinct block (blocks are frozen, hashable dataclasses) and gathered with numpy; per-block
@@ -16,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..networks import BLOCK_TYPES, Block, Counts, Layer, LayerOp
+from ..networks import BLOCK_TYPES, Block, Counts, GraphNetwork, Layer, LayerOp, Network
 from .netread import NetworkSet
+from .opfeatures import OpRows, network_op_sequences, op_feature_definitions, ops_table
 
 COUNT_NAMES = [f.name for f in dataclasses.fields(Counts)]
 LAYER_COUNT_NAMES = [n for n in COUNT_NAMES if isinstance(getattr(Layer, n, None), property)]
@@ -46,15 +50,24 @@ def _block_field_specs() -> dict[str, Any]:
 BLOCK_FIELD_SPECS = _block_field_specs()
 
 
-def _field_value(block: Block, name: str, spec: Any) -> float:
-    if not hasattr(block, name):
-        return 0  # the field does not apply to this block type
-    value = getattr(block, name)
+def _field_values(block: Block, name: str, spec: Any) -> tuple[float, int]:
+    """(value, given): a field that does not apply to the block type, or is left at its default
+    derived from other fields (e.g. ``mid_channels`` from the expansion), is (0, 0): never a number
+    that means "missing"; the ``NAME_given`` indicator column says which."""
+    value = getattr(block, name, None)
     if value is None:
-        return -1  # left at its default, derived from other fields (e.g. padding = kernel // 2)
+        return 0, 0
     if isinstance(spec, tuple):
-        return spec.index(value) + 1  # 0 means "not applicable"
-    return float(value) if spec == "posf" else int(value)
+        return spec.index(value) + 1, 1  # codes from 1; 0 means "not applicable"
+    return (float(value) if spec == "posf" else int(value)), 1
+
+
+def _field_row(block: Block) -> list[float]:
+    pairs = [_field_values(block, n, s) for n, s in BLOCK_FIELD_SPECS.items()]
+    return [v for v, _ in pairs] + [g for _, g in pairs]
+
+
+GIVEN_NAMES = [f"{n}_given" for n in BLOCK_FIELD_SPECS]
 
 
 @dataclass
@@ -71,7 +84,7 @@ class _BlockRows:
         counts = Counts.of(layers)
         self.rows.append([TYPE_NAMES.index(block.type_name) + 1, *block.in_shape, *block.out_shape,
                           *(getattr(counts, n) for n in COUNT_NAMES),
-                          *(_field_value(block, n, s) for n, s in BLOCK_FIELD_SPECS.items())])
+                          *_field_row(block)])
         self.jsons.append(json.dumps(block.to_dict()))
         self.layer_count.append(len(layers))
         self.layer_rows += [[int(getattr(x, n)) for n in LAYER_FIELD_NAMES + LAYER_COUNT_NAMES] for x in layers]
@@ -90,49 +103,72 @@ def _gather(distinct: pd.DataFrame, index: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass
 class NetworkParts:
-    """The networks as stored on disk: each distinct block and its layers once, each network as its
-    sequence of block numbers (5,000 OFA networks: 110,000 block occurrences of 450 distinct blocks)."""
+    """The networks as stored on disk: each distinct block, layer and operator once, each network as
+    its sequences of block and operator numbers (5,000 OFA networks: 110,000 block occurrences of 450
+    distinct blocks). Graph networks have operators only, and their definition in ``graph``."""
 
-    networks: pd.DataFrame  # network, source_file, net_id, input_resolution, name, n_blocks, counts
+    networks: pd.DataFrame  # network, source_file, net_id, input_resolution, name, graph, n_blocks, n_ops, counts
     network_blocks: pd.DataFrame  # network, block_index, block_id
     unique_blocks: pd.DataFrame  # block_id, type_code, shapes, counts, fields, definition (JSON)
     unique_layers: pd.DataFrame  # block_id, layer fields and counts, in block order
+    network_ops: pd.DataFrame  # network, op_index, op_id
+    unique_ops: pd.DataFrame  # op_id, kind_code, counts, geometry, kernel/stride/dilation, fn/act/norm
 
 
 def network_parts(nets: NetworkSet) -> NetworkParts:
-    """Features of every distinct block and layer (the counting code runs once per distinct block)."""
+    """Features of every distinct block, layer and operator (counting code once per distinct one)."""
     rows = _BlockRows()
     for block in nets.distinct:  # numbered in insertion order
         rows.add(block)
+    ops = OpRows()  # block keys: the NetworkSet's block numbers (hashing a block is costlier)
+    for net, ids in zip(nets.networks, nets.block_ids):
+        if isinstance(net, GraphNetwork):
+            ops.add_graph(net.ops)
+        else:
+            ops.add_blocks(net.blocks, ids)
     per_net = nets.block_ids
     occ = np.fromiter((j for ids in per_net for j in ids), dtype=np.int32)
     n_blocks = np.fromiter((len(ids) for ids in per_net), dtype=np.int64, count=len(per_net))
     net_of_block = np.repeat(np.arange(len(per_net), dtype=np.int32), n_blocks)
     key_type = pd.CategoricalDtype(pd.Index(nets.keys, dtype="str"))
-    unique = pd.DataFrame(rows.rows, columns=["type_code", *SHAPE_NAMES, *COUNT_NAMES, *BLOCK_FIELD_SPECS])
+    unique = pd.DataFrame(rows.rows, columns=["type_code", *SHAPE_NAMES, *COUNT_NAMES, *BLOCK_FIELD_SPECS, *GIVEN_NAMES])
     unique.insert(0, "block_id", np.arange(len(unique), dtype=np.int32))
     unique["definition"] = pd.array(rows.jsons, dtype="str")
     layers = pd.DataFrame(rows.layer_rows, columns=LAYER_FIELD_NAMES + LAYER_COUNT_NAMES, dtype=np.int64)
     layers.insert(0, "block_id", np.repeat(np.arange(len(unique), dtype=np.int32), rows.layer_count))
+    graphs = [json.dumps(n.to_dict()) if isinstance(n, GraphNetwork) else None for n in nets.networks]
     networks = pd.DataFrame({
         "network": pd.Categorical.from_codes(np.arange(len(per_net)), dtype=key_type),
         "source_file": pd.array(nets.source_files, dtype="str"),
         "net_id": np.asarray(nets.net_ids, dtype=np.int64),
         "input_resolution": np.fromiter((n.input_resolution for n in nets.networks), dtype=np.int64),
         "name": pd.array([n.name for n in nets.networks], dtype="str"),
+        "graph": pd.array(graphs, dtype="str"),
         "n_blocks": n_blocks,
+        "n_ops": np.fromiter((len(x) for x in ops.per_network), dtype=np.int64, count=len(per_net)),
     })
     block_counts = unique[COUNT_NAMES].to_numpy()[occ]
     for k, name in enumerate(COUNT_NAMES):  # every count is additive over blocks
         networks[name] = np.bincount(net_of_block, weights=block_counts[:, k], minlength=len(per_net)).astype(np.int64)
+    _graph_counts(networks, nets.networks)
     network_blocks = pd.DataFrame({"network": pd.Categorical.from_codes(net_of_block, dtype=key_type),
                                    "block_index": _within(n_blocks), "block_id": occ}, copy=False)
-    return NetworkParts(networks, network_blocks, unique, layers)
+    return NetworkParts(networks, network_blocks, unique, layers, network_op_sequences(ops.per_network, key_type),
+                        ops.unique_table())
 
 
-def expand(parts: NetworkParts) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(networks, blocks, layers): one row per network, block occurrence and layer occurrence, all
-    numeric except keys and definitions (the in-memory tables of :class:`ProcessedDataset`)."""
+def _graph_counts(networks: pd.DataFrame, nets: list[Network | GraphNetwork]) -> None:
+    """Graph networks have no blocks: their counts come from their operators."""
+    for i, net in enumerate(nets):
+        if isinstance(net, GraphNetwork):
+            counts = net.counts
+            for name in COUNT_NAMES:
+                networks.loc[i, name] = getattr(counts, name)
+
+
+def expand(parts: NetworkParts) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(networks, blocks, layers, ops): one row per network, block, layer and operator occurrence,
+    numeric except keys, definitions and operator words (the in-memory tables of :class:`ProcessedDataset`)."""
     nb, unique = parts.network_blocks, parts.unique_blocks.drop(columns=["block_id", "definition"])
     occ = nb["block_id"].to_numpy()
     blocks = pd.DataFrame({
@@ -155,21 +191,24 @@ def expand(parts: NetworkParts) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         **_gather(parts.unique_layers.drop(columns="block_id"), layer_idx),
     }, copy=False)
 
-    networks = parts.networks.drop(columns="name")
+    networks = parts.networks.drop(columns=["name", "graph"])
     jsons = parts.unique_blocks["definition"].to_numpy()
     per_net = np.split(occ, np.cumsum(networks["n_blocks"].to_numpy())[:-1])
+    graphs = parts.networks["graph"].tolist()
     networks["definition"] = pd.array(
-        [_definition(r, n, jsons[ids]) for r, n, ids in zip(networks["input_resolution"].tolist(),
-                                                           parts.networks["name"].tolist(), per_net)], dtype="str")
-    return networks, blocks, layers
+        [g if isinstance(g, str) else _definition(r, n, jsons[ids])
+         for r, n, ids, g in zip(networks["input_resolution"].tolist(), parts.networks["name"].tolist(), per_net, graphs)],
+        dtype="str")
+    return networks, blocks, layers, ops_table(parts.network_ops, parts.unique_ops)
 
 
 def parts_from_tables(networks: pd.DataFrame, blocks: pd.DataFrame, layers: pd.DataFrame) -> NetworkParts:
     """The stored form of in-memory network tables (e.g. built by :func:`feature_tables` and then
-    changed, or read from elsewhere): blocks are the same when their JSON definitions are."""
+    changed, or read from elsewhere): blocks are the same when their JSON definitions are; the
+    operators are computed again from the definitions (they follow from them)."""
     key_type = networks["network"].dtype
     definitions = [json.loads(d) for d in networks["definition"]]
-    texts = [json.dumps(b) for d in definitions for b in d["blocks"]]
+    texts = [json.dumps(b) for d in definitions for b in d.get("blocks", ())]
     ids: dict[str, int] = {}
     occ = np.fromiter((ids.setdefault(t, len(ids)) for t in texts), dtype=np.int32, count=len(texts))
     first = np.unique(occ, return_index=True)[1]  # first occurrence of each distinct block
@@ -184,15 +223,43 @@ def parts_from_tables(networks: pd.DataFrame, blocks: pd.DataFrame, layers: pd.D
     block_of = pd.Series(np.arange(len(first), dtype=np.int32), index=where)
     chosen.insert(0, "block_id", block_of.reindex(layer_key[pick]).to_numpy())
     chosen = chosen.drop(columns="block_index").sort_values("block_id", kind="stable").reset_index(drop=True)
-    stored = networks.drop(columns="definition")
-    stored.insert(stored.columns.get_loc("n_blocks"), "name", pd.array([d.get("name") for d in definitions], dtype="str"))
+    ops = ops_of_definitions(definitions)
+    stored = networks.drop(columns=[c for c in ("definition", "n_ops") if c in networks.columns])
+    at = stored.columns.get_loc("n_blocks")
+    stored.insert(at, "name", pd.array([d.get("name") for d in definitions], dtype="str"))
+    stored.insert(at + 1, "graph", pd.array([json.dumps(d) if "ops" in d else None for d in definitions], dtype="str"))
+    stored.insert(at + 3, "n_ops", np.fromiter((len(x) for x in ops.per_network), dtype=np.int64, count=len(definitions)))
     network_blocks = pd.DataFrame({"network": pd.Categorical(blocks["network"], dtype=key_type),
                                    "block_index": blocks["block_index"].to_numpy(), "block_id": occ})
-    return NetworkParts(stored, network_blocks, unique, chosen)
+    return NetworkParts(stored, network_blocks, unique, chosen, network_op_sequences(ops.per_network, key_type),
+                        ops.unique_table())
 
 
-def feature_tables(nets: NetworkSet) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(networks, blocks, layers) feature tables of :func:`expand`."""
+def ops_of_definitions(definitions: list[dict[str, Any]]) -> OpRows:
+    """The operators of networks given as their JSON definitions (block sequences or graphs)."""
+    from ..networks.jsonio import network_from_dict
+
+    ops = OpRows()
+    for d in definitions:
+        net = network_from_dict(d)
+        if isinstance(net, GraphNetwork):
+            ops.add_graph(net.ops)
+        else:
+            ops.add_blocks(net.blocks)
+    return ops
+
+
+def ops_from_definitions(networks: pd.DataFrame) -> pd.DataFrame:
+    """The operators table of in-memory network tables, from each network's ``definition``."""
+    ops = ops_of_definitions([json.loads(d) for d in networks["definition"]])
+    key_type = networks["network"].dtype
+    if not isinstance(key_type, pd.CategoricalDtype):
+        key_type = pd.CategoricalDtype(pd.Index(networks["network"].astype(str).tolist(), dtype="str"))
+    return ops_table(network_op_sequences(ops.per_network, key_type), ops.unique_table())
+
+
+def feature_tables(nets: NetworkSet) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(networks, blocks, layers, ops) feature tables of :func:`expand`."""
     return expand(network_parts(nets))
 
 
@@ -212,15 +279,18 @@ def feature_definitions() -> dict[str, Any]:
         "depth": "convolution and fully connected layers on the main path", "n_layers": "layers",
     }
     fields_ = {n: ({"codes": {v: i + 1 for i, v in enumerate(s)}, "0": "not applicable"} if isinstance(s, tuple)
-                   else f"block field ({s}); 0 where the block type lacks it, -1 where left at its derived default")
+                   else f"block field ({s}); 0 where the block type lacks it or leaves it at its derived default "
+                        f"({n}_given = 0), never -1")
                for n, s in BLOCK_FIELD_SPECS.items()}
     return {
         "counts": counts,
-        "networks": ["network", "source_file", "net_id", "input_resolution", "n_blocks", *COUNT_NAMES, "definition"],
+        "networks": ["network", "source_file", "net_id", "input_resolution", "n_blocks", "n_ops", *COUNT_NAMES,
+                     "definition"],
         "blocks": {"columns": ["network", "block_index", "type", "type_code", *SHAPE_NAMES, *COUNT_NAMES,
-                               *BLOCK_FIELD_SPECS],
+                               *BLOCK_FIELD_SPECS, *GIVEN_NAMES],
                    "type_code": {t: i + 1 for i, t in enumerate(TYPE_NAMES)}, "fields": fields_,
                    "shapes": "in/out channels and size from the block's in_shape/out_shape"},
         "layers": {"columns": ["network", "layer_index", "block_index", *LAYER_FIELD_NAMES, *LAYER_COUNT_NAMES],
                    "op": {op.name.lower(): int(op) for op in LayerOp}},
+        "ops": op_feature_definitions(),
     }

@@ -22,8 +22,7 @@ import msgspec
 import numpy as np
 
 from ..errors import InputError
-from ..networks import Block, Network, block_from_dict, parse_networks
-from ..networks.jsonio import require_blocks
+from ..networks import Block, GraphNetwork, Network, block_from_dict, parse_networks
 from ..networks.jsonio import canonical_network_head
 from ..networks.network import INPUT_CHANNELS
 
@@ -48,12 +47,12 @@ class NetworkSet:
     """All networks of a raw folder, keyed ``STEM/ID``, in file then id order."""
 
     keys: list[str] = field(default_factory=list)
-    networks: list[Network] = field(default_factory=list)
+    networks: list[Network | GraphNetwork] = field(default_factory=list)
     source_files: list[str] = field(default_factory=list)
     net_ids: list[int] = field(default_factory=list)
     hashes: dict[str, str] = field(default_factory=dict)
     distinct: dict[Block, int] = field(default_factory=dict)  # each distinct block -> its number
-    block_ids: list[list[int]] = field(default_factory=list)  # per network, the numbers of its blocks
+    block_ids: list[list[int]] = field(default_factory=list)  # per network, the numbers of its blocks (none for graphs)
     _index: dict[str, int] = field(default_factory=dict)
     _by_id: dict[int, int] = field(default_factory=dict)
 
@@ -63,13 +62,13 @@ class NetworkSet:
         for (net_id, net), block_ids in zip(nets.items(), ids):
             self.add_network(f"{path.stem}/{net_id}", net, source_file=path.name, net_id=net_id, block_ids=block_ids)
 
-    def add_network(self, key: str, net: Network, *, source_file: str = "", net_id: int = 0,
+    def add_network(self, key: str, net: Network | GraphNetwork, *, source_file: str = "", net_id: int = 0,
                     block_ids: list[int] | None = None) -> None:
         """Add one network (e.g. networks not read from a file, for features at prediction time)."""
         if key in self._index:
             raise InputError(f"network key {key!r} added twice", file=source_file or None)
         if block_ids is None:
-            block_ids = [self.distinct.setdefault(b, len(self.distinct)) for b in net.blocks]
+            block_ids = [self.distinct.setdefault(b, len(self.distinct)) for b in _blocks(net)]
         self._index[key] = len(self.keys)
         self.keys.append(key)
         self.networks.append(net)
@@ -89,12 +88,23 @@ class NetworkSet:
         """Ids alone name networks across files only if a repeated id means the same network."""
         for i, (net_id, net) in enumerate(zip(self.net_ids, self.networks)):
             j = self._by_id.setdefault(net_id, i)
-            if j != i and (net.blocks, net.input_resolution) != (self.networks[j].blocks, self.networks[j].input_resolution):
+            if j != i and not _same(net, self.networks[j]):
                 raise InputError(f"duplicate network key {net_id}: {self.keys[j]} and {self.keys[i]} differ, so the "
                                  "samples' network id is ambiguous", file=self.source_files[i], where=f"network {net_id}")
 
 
-def read_nets_fast(path: Path, distinct: dict[Block, int] | None = None) -> tuple[dict[int, Network], list[list[int]], str]:
+def _blocks(net: Network | GraphNetwork) -> tuple[Block, ...]:
+    return () if isinstance(net, GraphNetwork) else net.blocks
+
+
+def _same(a: Network | GraphNetwork, b: Network | GraphNetwork) -> bool:
+    if isinstance(a, GraphNetwork) or isinstance(b, GraphNetwork):
+        return type(a) is type(b) and (a.ops, a.inputs) == (b.ops, b.inputs)
+    return (a.blocks, a.input_resolution) == (b.blocks, b.input_resolution)
+
+
+def read_nets_fast(path: Path, distinct: dict[Block, int] | None = None) -> tuple[dict[int, Network | GraphNetwork],
+                                                                                list[list[int]], str]:
     """Read a nets file, building each distinct block once; returns the networks, per network the
     numbers of its blocks in ``distinct`` (extended in place) and the file's sha256."""
     distinct = {} if distinct is None else distinct
@@ -114,9 +124,8 @@ def read_nets_fast(path: Path, distinct: dict[Block, int] | None = None) -> tupl
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=str(path), where=f"line {line}") from None
-    nets = parse_networks(text, file=str(path))  # raises the precise error
-    require_blocks(nets, file=str(path), user="process/train")
-    ids = [[distinct.setdefault(b, len(distinct)) for b in net.blocks] for net in nets.values()]
+    nets = parse_networks(text, file=str(path))  # raises the precise error; block and graph networks
+    ids = [[distinct.setdefault(b, len(distinct)) for b in _blocks(net)] for net in nets.values()]
     return nets, ids, digest
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
 import re
@@ -22,10 +21,11 @@ from .. import __version__
 from ..errors import InputError
 from ..io import atomic_dir, write_json_atomic
 from .checks import CheckedFile
-from .dataset import FORMAT_VERSION, MANIFEST, ProcessedDataset
+from .dataset import FORMAT_VERSION, MANIFEST, TABLES, ProcessedDataset
 from .decimal import encode_tables, encode_targets, stored_target_choice_text
 from .features import expand, feature_definitions, network_parts, parts_from_tables
 from .netread import NetworkSet
+from .integrity import read_raw_manifest
 from .reading import check_all, start_reading
 from .samples import Reject
 from .schema import DatasetSchema, load_schema, schema_from_manifest
@@ -53,12 +53,14 @@ def find_raw_files(raw_dir: Path) -> dict[str, list[Path]]:
 
 def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
             schema: str | os.PathLike[str] | DatasetSchema | None = None, skip_bad_rows: bool = False,
-            progress: bool = True) -> ProcessedDataset:
+            progress: bool = True, strict: bool = False, require_val: bool = True) -> ProcessedDataset:
     """Process a raw folder into a :class:`ProcessedDataset`; write it atomically to ``out_dir`` if given.
 
     ``schema``: a schema TOML path or object; None infers it from the first train file's header
     (``ds.manifest["schema"]["inferred"]`` is then true). Without ``skip_bad_rows`` the first bad row
-    raises :class:`InputError` naming file and line; with it, bad rows go to ``ds.rejects``.
+    raises :class:`InputError` naming file and line; with it, bad rows go to ``ds.rejects``. Folder
+    checks (processing/integrity.py): no validation rows is an error unless ``require_val=False``;
+    duplicates, overlap and implausible values warn, or raise with ``strict``.
     """
     raw_dir = Path(raw_dir)
     files = find_raw_files(raw_dir)
@@ -84,7 +86,8 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
                 early = _EarlyWriter(tmp, writer_pools, nets.keys)
             samples = check_all(prepared, nets.resolve, skip_bad_rows,
                                 lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)),
-                                on_checked=early.add if tmp is not None else None)
+                                on_checked=early.add if tmp is not None else None, strict=strict,
+                                require_val=require_val, nets=nets)  # folder checks: processing/integrity.py
             bar.update(task, description="network features")
             parts = parts_done.result()
             bar.advance(task)
@@ -106,8 +109,7 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
             # pandas tables only when asked for (the command line never needs them)
             "train": lambda: {"train": _samples_frame(files["train"], schema, key_type)},
             "val": lambda: {"val": _samples_frame(files["val"], schema, key_type)},
-            **dict.fromkeys(("networks", "blocks", "layers"), lambda: dict(zip(("networks", "blocks", "layers"),
-                                                                                expand(parts)))),
+            **dict.fromkeys(TABLES, lambda: dict(zip(TABLES, expand(parts)))),
         })
         ds.manifest = _manifest(ds, files, schema, sources + samples.sources, raw_dir, storage)
         if tmp is not None:
@@ -249,7 +251,6 @@ def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]
     unseen = sum(int((~in_train[f["network"]]).sum()) for f in files["val"])
     occ = parts.network_blocks["block_id"].to_numpy()
     layers_per_block = np.bincount(parts.unique_layers["block_id"].to_numpy(), minlength=len(parts.unique_blocks))
-    raw_manifest = raw_dir / "manifest.json"
     cols = [c.name for c in (*schema.numeric, *schema.categorical, *schema.targets)]
     cats = schema.categorical_values
     return {
@@ -266,19 +267,22 @@ def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]
         "storage": {"targets": storage, "rule": stored_target_choice_text(),
                     "networks": "networks.parquet (one row per network), network_blocks.parquet (each network's "
                                 "blocks as numbers into unique_blocks.parquet), unique_layers.parquet (the layers of "
-                                "each distinct block); blocks and layers per network are expanded on reading"},
+                                "each distinct block), network_ops.parquet (each network's operators as numbers into "
+                                "unique_ops.parquet); blocks, layers and operators per network are expanded on reading"},
         "counts": {
             "train_rows": rows["train"], "val_rows": rows["val"], "networks": n,
             "networks_in_train": int(in_train.sum()), "networks_in_val": int(in_val.sum()),
             "networks_only_in_val": int((in_val & ~in_train).sum()), "val_rows_unseen_network": unseen,
             "blocks": len(occ), "layers": int(layers_per_block[occ].sum()), "distinct_blocks": len(parts.unique_blocks),
+            "ops": len(parts.network_ops), "distinct_ops": len(parts.unique_ops),
+            "graph_networks": int(parts.networks["graph"].notna().sum()),
             "rejects": len(ds.rejects),
         },
         "ranges": {c: _range([f[c] for r in ("train", "val") for f in files[r]], cats.get(c)) for c in cols},
         "features": feature_definitions(),
         "schema": schema.to_dict(),
         "sources": sources,
-        "raw_manifest": json.loads(raw_manifest.read_text(encoding="utf-8")) if raw_manifest.is_file() else None,
+        "raw_manifest": read_raw_manifest(raw_dir),  # issue 15: a BOM allowed, damage named (integrity.py)
     }
 
 

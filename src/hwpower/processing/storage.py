@@ -4,8 +4,8 @@ Sample tables: hardware columns, the network key (dictionary-encoded: each key's
 and the targets. Targets are stored exactly (:mod:`.decimal`): an integer significand and a power of
 ten per value, and a derived target (``P = P_core + P_bw``, ``energy_mj = P * latency_ms``) as its
 residual against the correctly rounded formula, almost always 0. Reading gives back the very float64
-values parsed from the text. Network tables: each distinct block and its layers once, each network as
-its sequence of block numbers (:class:`~.features.NetworkParts`); reading expands them.
+values parsed from the text. Network tables: each distinct block, layer and operator once, each network
+as its sequences of block and operator numbers (:class:`~.features.NetworkParts`); reading expands them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .decimal import decode_targets
 from .features import NetworkParts
 
 ZSTD_LEVEL = 1  # level 3: 0.3 % smaller files, 15 % slower writes (measured on 900,000 rows)
-PARTS = ("networks", "network_blocks", "unique_blocks", "unique_layers")  # NetworkParts, one file each
+PARTS = ("networks", "network_blocks", "unique_blocks", "unique_layers", "network_ops", "unique_ops")  # one file each
 _METADATA = {b"hwpower_version": __version__.encode()}
 
 
@@ -160,6 +160,6 @@ def read_parts(folder: Path) -> NetworkParts:
     tables = {name: read_table(folder / f"{name}.parquet") for name in PARTS}
     # one key dictionary, every network in the networks table's order (as ``process`` makes it)
     key_type = pd.CategoricalDtype(pd.Index(np.asarray(tables["networks"]["network"].astype(str)), dtype="str"))
-    for name in ("networks", "network_blocks"):
+    for name in ("networks", "network_blocks", "network_ops"):
         tables[name]["network"] = pd.Categorical(tables[name]["network"], dtype=key_type)
     return NetworkParts(**tables)

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..networks import Network, read_networks
-from ..networks.jsonio import require_blocks
+from ..networks import read_networks
+from ..networks.jsonio import AnyNetwork
 from .problem import OUTPUTS
 
 
-def pick_networks(nets_file: str | Path, ids: list[int]) -> list[Network]:
-    """The networks with these ids from a nets file; an unknown id names the file and the id."""
-    nets = require_blocks(read_networks(nets_file), file=str(nets_file), user="the predictor's search")
+def pick_networks(nets_file: str | Path, ids: list[int]) -> list[AnyNetwork]:
+    """The networks (block or graph) with these ids from a nets file; an unknown id names the file and the id."""
+    nets = read_networks(nets_file)
     missing = [i for i in ids if i not in nets]
     if missing:
         known = sorted(nets)

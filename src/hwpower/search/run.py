@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import InputError
 from ..io import write_json_atomic
 from ..networks import Network
+from ..networks.jsonio import network_from_dict
 from .context import SearchContext
 from .descent import DescentConfig
 from .domain import Domain
@@ -44,7 +45,10 @@ def read_data(data_dir: str | Path) -> DataInfo:
     raw = ds.manifest.get("raw_manifest") or {}
     space = HardwareSpace.from_dict(raw["space"], file=str(data_dir)) if "space" in raw else HardwareSpace.default()
     hw_cols = [p.name for p in space.params]
-    nets = {str(k): Network.from_dict(json.loads(d)) for k, d in zip(ds.networks["network"], ds.networks["definition"])}
+    missing = [c for c in hw_cols if c not in ds.train.columns]
+    if missing:
+        raise InputError(f"the training rows lack hardware parameter(s) {missing} of the search space", file=str(data_dir))
+    nets = {str(k): network_from_dict(json.loads(d)) for k, d in zip(ds.networks["network"], ds.networks["definition"])}
     return DataInfo(space, dict(raw.get("oracle_settings") or {}), ds.train[hw_cols],
                     frozenset(ds.train["network"].astype(str).unique()), nets)
 
