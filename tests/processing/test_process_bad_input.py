@@ -171,3 +171,63 @@ def test_missing_files_and_folders(tmp_path):
         p.unlink()
     with pytest.raises(InputError, match="no train_"):
         process(raw, progress=False)
+
+
+# ---- issue 15: byte-order marks, the folder as a whole, --strict --------------------------------
+
+def test_byte_order_mark_is_stripped_from_every_file(tmp_path):
+    raw = standard_raw(tmp_path / "raw")
+    for path in raw.glob("*.txt"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    ds = process(raw, progress=False)
+    assert ds.manifest["columns"]["hardware_numeric"][0] == "pe_rows"
+    assert len(ds.train) == 50 and len(ds.val) == 10
+
+
+def test_strict_refuses_duplicates_with_file_and_line(tmp_path):
+    raw = standard_raw(tmp_path / "raw")
+    text = (raw / "train_0.txt").read_bytes()
+    (raw / "train_0.txt").write_bytes(text + text.split(b"\n")[3] + b"\n")
+    assert len(process(raw, progress=False).train) == 51  # a warning only
+    with pytest.raises(InputError, match="1 duplicate train rows; the first repeats train_0.txt line 4") as info:
+        process(raw, tmp_path / "out", progress=False, strict=True)
+    assert info.value.file == str(raw / "train_0.txt") and info.value.where == "line 32"
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_validation_rows_is_an_error_unless_allowed(tmp_path):
+    raw = write_raw(tmp_path / "raw", [make_rows(5, 1)], [])
+    with pytest.raises(InputError, match="no val_\\*.txt files") as info:
+        process(raw, progress=False)
+    assert info.value.file == str(raw)
+    assert len(process(raw, progress=False, require_val=False).val) == 0
+
+
+def test_manifest_row_count_and_cut_last_line(tmp_path):
+    import hashlib
+    import json
+
+    raw = standard_raw(tmp_path / "raw")
+    files = {p.name: {"rows": len(p.read_text().splitlines()) - 1, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+             for p in raw.glob("*.txt")}
+    (raw / "manifest.json").write_text(json.dumps({"files": files}))
+    assert len(process(raw, progress=False).train) == 50
+    (raw / "val_0.txt").write_bytes((raw / "val_0.txt").read_bytes()[:-3])  # inside the last number
+    with pytest.raises(InputError, match="no newline and the file differs") as info:
+        process(raw, progress=False)
+    assert info.value.file == str(raw / "val_0.txt") and info.value.where == "line 11"
+    files["train_1.txt"]["rows"] = 21
+    (raw / "manifest.json").write_text(json.dumps({"files": files}))
+    with pytest.raises(InputError, match="20 rows, but manifest.json lists 21") as info:
+        process(raw, progress=False)
+    assert info.value.file == str(raw / "train_1.txt")
+
+
+def test_duplicate_lines_are_counted_past_rejected_rows(tmp_path):
+    raw = standard_raw(tmp_path / "raw")
+    corrupt(raw, "train_0.txt", 3, lambda line: b"garbage")
+    text = (raw / "train_0.txt").read_bytes()
+    (raw / "train_0.txt").write_bytes(text + text.split(b"\n")[9] + b"\n")
+    with pytest.raises(InputError, match="1 duplicate train rows; the first repeats train_0.txt line 10") as info:
+        process(raw, progress=False, skip_bad_rows=True, strict=True)
+    assert info.value.where == "line 32"

@@ -6,7 +6,9 @@ import logging
 
 import typer
 
+from ..plausibility import set_warning_sink
 from . import nets as _nets
+from .common import print_warning, set_debug
 
 app = typer.Typer(
     name="hwpower",
@@ -17,8 +19,12 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logging.")) -> None:
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logging."),
+          debug: bool = typer.Option(False, "--debug", help="Show the Python traceback of an error instead of one "
+                                     "line (for reporting a bug).")) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    set_debug(debug)
+    set_warning_sink(print_warning)  # warnings (implausible values, repeated rows) as one line each on stderr
 
 
 app.add_typer(_nets.app, name="nets")

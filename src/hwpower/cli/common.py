@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import HwpowerError
 
@@ -20,13 +23,57 @@ FORCE_FILE = typer.Option(False, "--force", help="Replace existing --out file(s)
                           "inside an input folder).")
 
 
+class _State:
+    debug = False  # --debug: let errors surface with their traceback
+
+
+def set_debug(debug: bool) -> None:
+    _State.debug = debug
+
+
+def print_warning(message: str) -> None:
+    """One warning line on stderr (the command line's sink for :func:`hwpower.plausibility.warn`)."""
+    err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _data_errors() -> tuple[type[BaseException], ...]:
+    """Errors of reading data that are the input's fault, not hwpower's: those of the libraries
+    already imported (one that was not imported cannot have raised)."""
+    errors: list[type[BaseException]] = [OSError, UnicodeError, json.JSONDecodeError]
+    if "pyarrow" in sys.modules:
+        errors.append(sys.modules["pyarrow"].ArrowException)
+    if "safetensors" in sys.modules:
+        errors.append(sys.modules["safetensors"].SafetensorError)
+    return tuple(errors)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: what went wrong, where, and what to do."""
+    if isinstance(exc, HwpowerError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        what = exc.strerror or type(exc).__name__
+        return f"{names}: {what}: check the path and its permissions" if names else f"{what}: check the paths given"
+    if isinstance(exc, json.JSONDecodeError):
+        return (f"malformed JSON (line {exc.lineno} column {exc.colno}: {exc.msg}): the file is damaged; "
+                "write it again with the command that made it")
+    if isinstance(exc, UnicodeError):
+        return f"not UTF-8 text ({exc}): the file is damaged or not a text file"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot read the data ({type(exc).__name__}: {first}): the file is damaged; write it again"
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn hwpower's own errors into a one-line message and exit code 2, not a traceback."""
+    """Turn hwpower's own errors and the input's OS and data errors into a one-line message and exit
+    code 2, not a traceback (``hwpower --debug`` shows the traceback instead)."""
     try:
         yield
-    except HwpowerError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    except (HwpowerError, *_data_errors()) as exc:
+        if _State.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(describe_error(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
                                            help="Set bad rows aside in rejects.parquet instead of stopping."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2) what is otherwise a warning: duplicate "
+                                    "rows, validation rows repeated in training, implausible hardware values or "
+                                    "networks, a last line without newline, a shard changed since generated."),
         force: bool = FORCE,
     ) -> None:
         """Merge train/val shards, store each network once with its features, write Parquet + manifest."""
@@ -27,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             check_output_dir(out, command="process", force=force, inputs=[raw_dir, schema])
-            ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress)
+            ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress, strict=strict)
         if ds.manifest["schema"]["inferred"]:
             console.print(ds.manifest["schema"]["description"], markup=False, highlight=False)
         console.print(summary_table(ds))

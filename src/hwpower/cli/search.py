@@ -20,8 +20,10 @@ STEPS = typer.Option(100, "--steps", min=1, help="Gradient steps of the descent.
 
 def _context(run_dir: Path, data: Path | None, seed: int, steps: int):
     from ..search import DescentConfig
+    from ..runstate import warn_if_incomplete
     from ..search.run import load_context
 
+    warn_if_incomplete(run_dir)
     return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed))
 
 

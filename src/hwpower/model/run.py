@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..io import start_output_dir
-from ..runstate import mark_run
+from ..runstate import check_resume_params, mark_run
 from .checkpoint import read_meta
 from .evaluate import Evaluation, evaluate, evaluation_table
 from .plots import parity, training_curves
@@ -41,6 +41,7 @@ def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = N
         if run_dir is None or not (Path(run_dir) / "last").is_dir():
             raise InputError("nothing to resume: no last checkpoint", file=str(run_dir))
         model, saved = saved_params(run_dir)
+        check_resume_params(saved, params, run_dir)  # issue 15: no option silently ignored (hwpower.runstate)
         params = {**saved, **({"device": params["device"]} if "device" in params else {})}
     est = make_model(model, **params)
     if run_dir is not None:  # after the settings are checked: a bad option never costs the previous run

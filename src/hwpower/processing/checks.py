@@ -199,24 +199,29 @@ class SampleChecks:
             raise InputError(found[line], file=path, where=f"line {line}")
         texts = _line_texts(self.raw.data, sorted(found))
         rejects = self.raw.pre_rejects + [Reject(path, ln, found[ln], texts[ln]) for ln in sorted(found)]
-        out, stored = self.columns, self.stored
+        out, stored, lines = self.columns, self.stored, None if not self.parsed.invalid_lines else self.lines
         if len(bad_rows):
             keep = reason < 0
             out = {k: v[keep] for k, v in out.items()}
             stored = {k: v[keep] for k, v in stored.items()} if stored is not None else None
-        return CheckedFile(out, stored, self.storage if stored is not None else None, rejects)
+            lines = self.lines[keep]
+        return CheckedFile(out, stored, self.storage if stored is not None else None, rejects, lines)
 
 
 @dataclass
 class CheckedFile:
     """One sample file, checked: its columns (``network`` as int32 indices into the networks table,
     categoricals as codes into their allowed values, targets float64), its targets as stored when they
-    were encoded while reading (else None), and its rejected rows."""
+    were encoded while reading (else None), its rejected rows and where its kept rows are."""
 
     columns: dict[str, np.ndarray]
     stored: dict[str, np.ndarray] | None
     storage: dict[str, dict] | None
     rejects: list[Reject]
+    lines: np.ndarray | None = None  # each kept row's line in the file; None: row i is on line i + 2
+
+    def line(self, row: int) -> int:
+        return int(self.lines[row]) if self.lines is not None else row + 2
 
 
 def check_samples(raw: RawFile, schema: DatasetSchema, resolve: Resolver, *, skip_bad_rows: bool,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from . import integrity
 from .decimal import encode_tables, encode_targets
 from .checks import CheckedFile, SampleChecks, check_samples
 from .samples import Parsed, RawFile, Reject, Resolver, load_raw, parse_samples
@@ -112,13 +113,23 @@ def _load_next(role: str, path: Path, first: Future, skip_bad_rows: bool) -> _Pr
 
 
 def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, advance: Callable[[str], None],
-              on_checked: Callable[[str, CheckedFile, DatasetSchema], None] | None = None) -> SampleResult:
+              on_checked: Callable[[str, CheckedFile, DatasetSchema], None] | None = None, *, strict: bool = False,
+              require_val: bool = True, nets: Any = None) -> SampleResult:
     """Check the shards' network columns in order (``prepared`` from :func:`start_reading`); the first
-    bad line raises unless ``skip_bad_rows``. ``on_checked(role, file, schema)`` sees each file when done."""
+    bad line raises unless ``skip_bad_rows``. ``on_checked(role, file, schema)`` sees each file when done.
+    Then the folder as a whole (:mod:`.integrity`: the generator's manifest, validation rows, repeated
+    rows, plausibility of hardware values and of ``nets``, a NetworkSet): errors raise, findings warn
+    (the first raises with ``strict``)."""
     out: SampleResult | None = None
     cache: dict[str, int] = {}  # network value -> row of the networks table, shared by the files
+    shards: list[integrity.ShardInfo] = []
+    findings: list[integrity.Finding] | None = None
     for future in prepared[len(prepared) // 2:]:
         p: _Prepared = future.result()
+        if findings is None:  # the folder's own checks first: a missing shard is named before any row
+            folder = p.raw.path.parent
+            listed = integrity.listed_files(integrity.read_raw_manifest(folder), folder)
+            findings = integrity.check_folder(folder, [*folder.glob("train_*.txt"), *folder.glob("val_*.txt")], listed)
         out = out or SampleResult(p.schema)
         done = check_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, checks=p.checks, cache=cache)
         if on_checked is not None:
@@ -128,11 +139,27 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
         p.raw.hash()  # done by stage two, unless the file was re-read here
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
                             "rows": len(done.columns["network"]), "rejects": len(done.rejects)})
+        unended = p.raw.data.count(b"\n") if p.raw.ends_without_newline else 0
+        shards.append(integrity.ShardInfo(p.role, p.raw.path, done, p.raw.sha256, unended))
         p.raw.data, p.checks = b"", None  # the text and the raw parse are no longer needed: free them now
         advance(p.raw.path.name)
-    assert out is not None  # find_raw_files guarantees a train file
+    assert out is not None and findings is not None  # find_raw_files guarantees a train file
+    _check_folder(out, shards, findings, listed, folder, strict=strict, require_val=require_val, nets=nets)
     _settle_storage(out)
     return out
+
+
+def _check_folder(out: SampleResult, shards: list[integrity.ShardInfo], findings: list[integrity.Finding],
+                  listed: dict[str, dict], folder: Path, *, strict: bool, require_val: bool, nets: Any) -> None:
+    findings = findings + integrity.check_shards(shards, listed, folder / integrity.RAW_MANIFEST)
+    if require_val:
+        integrity.check_val_rows(shards, folder)
+    names = [*out.schema.numeric_names, *out.schema.categorical_values, "network", *(t.name for t in out.schema.targets)]
+    findings += integrity.check_repeats(shards, names)
+    findings += integrity.check_hardware(shards, out.schema.numeric_names)
+    if nets is not None:
+        findings += integrity.check_networks(nets.networks, nets.keys, nets.source_files)
+    integrity.report(findings, strict)
 
 
 def _settle_storage(out: SampleResult) -> None:

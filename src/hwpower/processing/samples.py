@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 from ..errors import InputError
 from .schema import DatasetSchema
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark: stripped from the start of a file
 BLOCK_BYTES = 1 << 25  # one block per shard of up to 32 MB: one chunk per column, read without copies
 
 # A network resolver maps (stem or None, id) to an index into the networks table, or -1.
@@ -46,6 +47,7 @@ class RawFile:
     pre_rejects: list[Reject] = field(default_factory=list)
     normalized: bool = False
     sha256: str = ""
+    ends_without_newline: bool = False  # the last line has no newline: perhaps cut short (checked in .integrity)
 
     def hash(self) -> None:
         """sha256 of the file as read (separate from reading, so it can run while the next file parses)."""
@@ -59,7 +61,11 @@ def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFi
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    original, raw = raw, _trim_end(raw)  # trailing blank lines are harmless; blank lines inside are not
+    original = raw
+    if raw.startswith(BOM):  # editors on Windows write one; it would stick to the first column's name
+        raw = raw[len(BOM):]
+    no_newline = _ends_without_newline(raw)
+    raw = _trim_end(raw)  # trailing blank lines are harmless; blank lines inside are not
     if not raw[:4096].strip() and not raw.strip():  # strip() copies: only for a file that starts blank
         raise InputError("empty file: expected a header line and sample rows", file=str(path))
     pre_rejects: list[Reject] = []
@@ -75,7 +81,15 @@ def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFi
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes or "" in header:
         raise InputError(f"header has repeated or empty column names {dupes or ['']}", file=str(path), where="line 1")
-    return RawFile(path, raw, header, original, separator, pre_rejects)
+    return RawFile(path, raw, header, original, separator, pre_rejects, ends_without_newline=no_newline)
+
+
+def _ends_without_newline(raw: bytes) -> bool:
+    """Whether the last non-blank line lacks its newline (trailing spaces and tabs ignored)."""
+    end = len(raw)
+    while end and raw[end - 1] in b" \t\r":
+        end -= 1
+    return end > 0 and raw[end - 1] != 0x0A
 
 
 def _trim_end(raw: bytes) -> bytes:

@@ -25,7 +25,9 @@ CATALOGUE_NUMERIC: dict[str, tuple[str, str]] = {  # name -> (unit, dtype)
     "glb_kib": ("KiB", "int"), "dram_gbps": ("GB/s", "float"), "freq_mhz": ("MHz", "float"),
 }
 CATALOGUE_CATEGORICAL: dict[str, list] = {"bits": [8, 16], "dataflow": ["os", "ws"]}
-CATALOGUE_TARGETS: dict[str, str] = {"P_core": "W", "P_bw": "W", "P": "W", "latency_ms": "ms", "energy_mj": "mJ"}
+# ``area_mm2`` (oracle 2.0) is optional: raw files written before it have no such column.
+CATALOGUE_TARGETS: dict[str, str] = {"P_core": "W", "P_bw": "W", "P": "W", "latency_ms": "ms", "energy_mj": "mJ",
+                                     "area_mm2": "mm2"}
 DEFAULT_NETWORK_COLUMN = "network"
 # Tried in order on the first network value when no schema names a pattern.
 CANDIDATE_PATTERNS = (
