@@ -86,6 +86,7 @@ def _census(quick: bool, progress: bool) -> dict:
     good = sum(r["ok"] and r["within_1pct"] and r["weights_exact"] for r in rows if r["family"] == "classification")
     return {
         "census_models": len(rows), "census_imported": sum(r["ok"] for r in rows), "census_s": round(total_s, 1),
+        "census_oracle_evaluated": sum(r["ok"] and r["oracle_ok"] for r in rows),
         "census_families": summary,
         "classification_macs_1pct_and_weights_exact_pct": round(100 * good / cls["total"], 1) if cls else None,
         "import_s_resnet50": seconds.get("resnet50"), "import_s_bert_base": round(bert_s, 2) if bert_s else None,

@@ -40,12 +40,24 @@ def census_one(name: str) -> dict[str, Any]:
     model_params = sum(p.numel() for p in build_any_device(name, None, side).parameters())
     c = net.counts
     err = (c.macs - macs) / macs
+    oracle_ok, p_median = _oracle_check(net)
     row.update(ok=True, seconds=seconds, input=list(net.input_shape), ops=len(net.ops), gmacs=c.macs / 1e9,
                published_gmacs=macs / 1e9, mac_error=err,
                within_1pct=abs(err) <= 0.01 or abs(c.macs - macs) <= 0.0005e9,
                weights=c.weights, model_params=model_params, published_params=params,
-               weights_exact=c.weights == model_params)
+               weights_exact=c.weights == model_params, oracle_ok=oracle_ok, oracle_p_median_w=p_median)
     return row
+
+
+def _oracle_check(net: Any) -> tuple[bool, float]:
+    """The oracle evaluates the imported graph on 16 configurations of the default space: every
+    output finite and positive (issue 11: the oracle evaluates every imported network)."""
+    import numpy as np
+
+    from hwpower.oracle import HardwareSpace, Oracle
+
+    out = Oracle().evaluate(net, HardwareSpace.default().sample(16, seed=0)).to_numpy()
+    return bool(np.isfinite(out).all() and (out > 0).all()), float(np.median(out[:, 2]))
 
 
 def run_census(names: list[str], progress: bool = False) -> list[dict[str, Any]]:
@@ -73,6 +85,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "mac_error_median_pct": round(100 * statistics.median(errs), 3) if errs else None,
             "mac_error_worst_pct": round(100 * max(errs), 3) if errs else None,
             "weights_exact": sum(r["weights_exact"] for r in ok),
+            "oracle_evaluated": sum(r["oracle_ok"] for r in ok),
             "weights_published": sum(r["weights"] == r["published_params"] for r in ok),
             "import_s_median": round(statistics.median(r["seconds"] for r in ok), 2) if ok else None,
             "import_s_max": round(max(r["seconds"] for r in ok), 2) if ok else None,
