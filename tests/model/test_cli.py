@@ -55,7 +55,7 @@ def test_train_writes_a_complete_run(runs, name):
 
 def test_predict_single(runs, nets_file, tiny_ds):
     out = run("predict", str(runs / "structured"), "--nets", str(nets_file), "--id", "3", "--hw", HW)
-    values = dict(line.split(" = ") for line in out.strip().splitlines())
+    values = {k: v.split()[0] for k, v in (line.split(" = ") for line in out.strip().splitlines())}
     assert set(values) == {"P", "P_core", "P_bw", "latency_ms"}
     assert float(values["P"]) == pytest.approx(float(values["P_core"]) + float(values["P_bw"]), rel=1e-4)
     assert 0.01 < float(values["P"]) < 5  # watts on this fixture

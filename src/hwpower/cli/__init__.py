@@ -30,7 +30,7 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debu
 app.add_typer(_nets.app, name="nets")
 
 # Other command groups register here, one module each (see the modules of this package).
-for _module_name in ("oracle", "generate", "process", "train", "search", "report", "demo"):
+for _module_name in ("oracle", "generate", "process", "train", "adapt", "search", "report", "demo"):
     try:
         _module = __import__(f"{__name__}.{_module_name}", fromlist=["register"])
     except ModuleNotFoundError as exc:  # only a module not written yet is skipped; real import errors surface

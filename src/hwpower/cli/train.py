@@ -110,6 +110,9 @@ def predict(
     strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2) hardware outside the trained range, networks "
                                 "outside the training data's support and implausible predictions (default: warn)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    interval: float = typer.Option(None, min=0.0, max=1.0, help="Prediction interval to print or write (e.g. 0.9; "
+                                   "default 0.9 when the run is calibrated, 0 for none): columns *_lo, *_hi, "
+                                   "rel_halfwidth."),
     force: bool = FORCE_FILE,
 ) -> None:
     """Predict power (W), latency (ms) and energy (mJ) for one configuration or a table of them."""
@@ -123,11 +126,15 @@ def predict(
         warn_if_incomplete(run_dir)
         predictor = Predictor.load(run_dir, device=device)
         policy = "error" if strict else "warn"
+        if interval is None:
+            interval = 0.9 if predictor.calibration is not None else 0.0
+        level = interval or None
         if input is not None:
             if out is None:
                 raise InputError("--input needs --out")
             check_output_file(out, force=force, inputs=[input, processed, run_dir / "best", *(nets or [])])
-            n = predict_batch(predictor, input, out, nets=nets or [], processed=processed, out_of_range=policy)
+            n = predict_batch(predictor, input, out, nets=nets or [], processed=processed, out_of_range=policy,
+                              interval=level)
             _show_warnings(caught)
             console.print(f"wrote {n} predictions to {out}")
             return
@@ -136,10 +143,11 @@ def predict(
         assignments, networks = parse_assignments(hw, what="--hw"), load_networks(nets)
         warn_all([*hardware_warnings(assignments, "--hw"),
                   *(w for key, net in networks.items() for w in network_warnings(net, key))])
-        result = predict_single(predictor, networks, net_id, assignments, out_of_range=policy)
+        result = predict_single(predictor, networks, net_id, assignments, out_of_range=policy, interval=level)
     _show_warnings(caught)
-    for name, value in result.items():
-        console.print(f"{name} = {value:.6g}")
+    for name in predictor.targets:
+        band = f"  ({level:.0%} interval {result[name + '_lo']:.4g} to {result[name + '_hi']:.4g})" if level else ""
+        console.print(f"{name} = {result[name]:.6g}{band}", highlight=False)
 
 
 def _show_warnings(caught: list) -> None:

@@ -33,14 +33,14 @@ def _value(text: str) -> Any:
 
 
 def predict_single(predictor: Predictor, nets: dict[str, AnyNetwork], net_id: int, hw: dict[str, str], *,
-                   out_of_range: str = "warn") -> dict[str, float]:
+                   out_of_range: str = "warn", interval: float | None = None) -> dict[str, float]:
     matches = [k for k in nets if k.rsplit("/", 1)[-1] == str(net_id)]
     if not matches:
         raise InputError(f"no network with id {net_id} in the nets file(s)", where="--id")
     if len(matches) > 1:
         raise InputError(f"network id {net_id} is in several nets files ({matches}); pass one --nets file", where="--id")
     return predictor.predict_one(nets[matches[0]], {k: _value(v) for k, v in hw.items()}, out_of_range=out_of_range,
-                                 key=matches[0])
+                                 key=matches[0], interval=interval)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def predict_batch(predictor: Predictor, input: Path, out: Path, *, nets: list[Path], processed: Path | None,
-                  out_of_range: str = "warn") -> int:
+                  out_of_range: str = "warn", interval: float | None = None) -> int:
     """Predict every row of ``input`` (hardware columns + ``network`` key) into ``out``."""
     frame = read_table(Path(input))
     if nets:
@@ -81,7 +81,8 @@ def predict_batch(predictor: Predictor, input: Path, out: Path, *, nets: list[Pa
     if isinstance(tables, dict):
         tables = {k: v for k, v in tables.items() if k in set(frame["network"])}
     truth = [c for c in predictor.targets if c in frame.columns]
-    pred = predictor.predict(frame.drop(columns=truth), tables, out_of_range=out_of_range, source=str(input))
+    pred = predictor.predict(frame.drop(columns=truth), tables, out_of_range=out_of_range, source=str(input),
+                             interval=interval)
     result = pd.concat([frame, pred.add_suffix("_pred")], axis=1)
     with atomic_path(out) as tmp:
         if Path(out).suffix.lower() == ".csv":

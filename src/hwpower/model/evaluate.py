@@ -18,8 +18,10 @@ from scipy.stats import spearmanr
 
 from .. import __version__
 from ..io import atomic_path, write_json_atomic, write_text_atomic
+from .uncertainty import coverage
 
 log = logging.getLogger(__name__)
+INTERVAL = 0.9  # the interval whose coverage is reported
 SPLITS = {"unseen_hardware": "validation rows on unseen hardware (networks seen in training)",
           "unseen_networks": "validation rows on held-out networks"}
 
@@ -50,7 +52,8 @@ class Evaluation:
 def evaluate(predictor, ds, *, n_worst: int = 10) -> Evaluation:
     """Predict every validation row of ``ds`` and score it per split and per network (networks outside
     the training data's support and implausible predictions warn, see :meth:`Predictor.predict`)."""
-    pred = predictor.predict(ds.val, ds, out_of_range="warn", source="val.parquet")
+    level = INTERVAL if getattr(predictor, "calibration", None) is not None else None
+    pred = predictor.predict(ds.val, ds, out_of_range="warn", source="val.parquet", interval=level)
     unseen_net = ds.unseen_network_mask().to_numpy()
     targets = [t for t in predictor.targets if t in ds.val.columns]
     main = "P" if "P" in targets else targets[0]
@@ -59,6 +62,9 @@ def evaluate(predictor, ds, *, n_worst: int = 10) -> Evaluation:
         if not mask.any():
             continue
         splits[split] = {t: metrics(ds.val[t].to_numpy()[mask], pred[t].to_numpy()[mask]) for t in targets}
+        if level is not None:  # share of true values inside the 90 % interval (.uncertainty)
+            for t, cov in coverage(ds.val[mask], pred[mask], targets).items():
+                splits[split][t]["coverage_90_pct"] = cov
         rows = ds.val[mask].copy()
         rows[f"{main}_pred"] = pred[main].to_numpy()[mask]
         rows["error_pct"] = (rows[f"{main}_pred"] / rows[main] - 1) * 100
@@ -74,13 +80,15 @@ def evaluate(predictor, ds, *, n_worst: int = 10) -> Evaluation:
 
 def evaluation_table(ev: Evaluation) -> Table:
     table = Table(title=f"Evaluation of the {ev.model} model (errors in %, share within ±5/±10 %)")
-    for col in ("unseen", "target", "n", "MAPE", "RMSPE", "≤5%", "≤10%", "Spearman", "max"):
+    cov = any("coverage_90_pct" in m for per in ev.splits.values() for m in per.values())
+    for col in ("unseen", "target", "n", "MAPE", "RMSPE", "≤5%", "≤10%", "Spearman", "max", *(["in 90%"] if cov else [])):
         table.add_column(col, justify="left" if col in ("unseen", "target") else "right")
     for split, per_target in ev.splits.items():
         for t, m in per_target.items():
+            extra = [f"{m.get('coverage_90_pct', float('nan')):.1f}"] if cov else []
             table.add_row(split.removeprefix("unseen_"), t, str(m["n"]), f"{m['mape_pct']:.3f}", f"{m['rmspe_pct']:.3f}",
                           f"{m['within_5_pct']:.1f}", f"{m['within_10_pct']:.1f}", f"{m['spearman']:.4f}",
-                          f"{m['max_ape_pct']:.2f}")
+                          f"{m['max_ape_pct']:.2f}", *extra)
     return table
 
 

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import CheckpointError, InputError
 from ..networks import GraphNetwork, Network
+from .adapt import Correction, load_correction
 from .bounds import check_physical
 from .checkpoint import read_meta
 from .encoding import HardwareEncoder, NetworkBatch
@@ -27,6 +28,7 @@ from .gbt import GBTPowerModel
 from .neural import NeuralPowerModel
 from .support import operator_namer
 from .tables import NetworkTables
+from .uncertainty import Calibration, load_calibration
 
 log = logging.getLogger(__name__)
 MODELS = ("structured", "mlp", "gbt")
@@ -59,8 +61,15 @@ def as_tables(nets: Any) -> NetworkTables:
 class Predictor:
     """A trained model (structured, mlp or gbt) with its encoders; predictions in physical units."""
 
-    def __init__(self, model: NeuralPowerModel | GBTPowerModel):
+    def __init__(self, model: NeuralPowerModel | GBTPowerModel, *, calibration: Calibration | None = None,
+                 correction: Correction | None = None):
         self.model = model
+        self.calibration = calibration  # prediction intervals (.uncertainty); None: the run has none
+        self.correction = correction  # few-shot adaptation to a new truth (.adapt); None: the source model
+
+    def with_correction(self, correction: Correction | None, calibration: Calibration | None = None) -> Predictor:
+        """The same model with another output correction (and calibration)."""
+        return Predictor(self.model, calibration=calibration, correction=correction)
 
     @classmethod
     def load(cls, run_dir: str | Path, *, checkpoint: str = "best", device: str = "cpu") -> Predictor:
@@ -71,11 +80,12 @@ class Predictor:
         if not folder.is_dir():
             raise CheckpointError(f"{run_dir}: no checkpoint (expected {folder})")
         kind = read_meta(folder).get("config", {}).get("kind")
-        if kind == "gbt":
-            return cls(GBTPowerModel.from_checkpoint(folder))
-        if kind == "neural":
-            return cls(NeuralPowerModel.from_checkpoint(folder, device=device))
-        raise CheckpointError(f"{folder}: unknown model kind {kind!r}")
+        if kind not in ("gbt", "neural"):
+            raise CheckpointError(f"{folder}: unknown model kind {kind!r}")
+        model = (GBTPowerModel.from_checkpoint(folder) if kind == "gbt"
+                 else NeuralPowerModel.from_checkpoint(folder, device=device))
+        run = folder.parent  # the run folder holds the calibration and an adaptation's correction
+        return cls(model, calibration=load_calibration(run), correction=load_correction(run))
 
     @property
     def name(self) -> str:
@@ -111,7 +121,9 @@ class Predictor:
         """Differentiable: (B, H) normalised hardware, (B,) rows of ``nets`` -> (B, R) natural-log outputs."""
         model = self._neural()
         device = next(model.module_.parameters()).device
-        return model.forward_normalized(hw_norm.to(device), nets.to(device), net_index.to(device))
+        hw_norm = hw_norm.to(device)
+        out = model.forward_normalized(hw_norm, nets.to(device), net_index.to(device))
+        return out if self.correction is None else self.correction.apply_log(out, hw_norm)
 
     def modules_for_search(self) -> list[torch.nn.Module]:
         return [self._neural().module_]
@@ -126,28 +138,39 @@ class Predictor:
                                          names=operator_namer(tables.networks))
 
     def predict(self, samples: pd.DataFrame, nets: Any, *, out_of_range: str = "warn", source: str = "samples",
-                batch_size: int | None = None) -> pd.DataFrame:
+                batch_size: int | None = None, interval: float | None = None, raw: bool = False) -> pd.DataFrame:
         """Hardware rows with a ``network`` key -> DataFrame of predictions (W, ms, mJ), same index.
 
         Every network is checked against the training data (:meth:`check_networks`) and every
         prediction against physical bounds (:mod:`.bounds`): a non-finite one raises, an implausible
         one warns (raises with ``out_of_range="error"``). ``batch_size``: rows per inference batch (an
-        inference setting; by default about 24,576 network elements per batch)."""
+        inference setting; by default about 24,576 network elements per batch). ``interval`` (e.g.
+        0.9): add ``{target}_lo`` / ``{target}_hi`` and ``rel_halfwidth`` (:mod:`.uncertainty`).
+        ``raw``: the source model's outputs, without an adaptation's correction."""
         if "network" not in samples.columns:
             raise InputError("no 'network' column naming each row's network", file=source)
         tables = as_tables(nets)
         keys = samples["network"].astype(str)
         self.check_networks(tables, sorted(keys.unique()), out_of_range=out_of_range, source=source)
         pred = self.model.predict(samples, tables, out_of_range=out_of_range, source=source, batch_size=batch_size)
+        if self.correction is not None and not raw:
+            hw = (self.hw_encoder.encode(samples[self.hw_encoder.columns], source=source, out_of_range="ignore")
+                  if self.correction.uses_hardware else None)
+            pred = self.correction.apply_frame(pred, hw)
         macs = tables.networks.assign(network=tables.networks["network"].astype(str)).set_index("network")["macs"]
         check_physical(pred, samples, keys.reset_index(drop=True), macs.reindex(keys.to_numpy()).to_numpy(np.float64),
                        policy=out_of_range, source=source)
-        return pred
+        if interval is None:
+            return pred
+        if self.calibration is None:
+            raise InputError("this run has no interval calibration (calibration.json); retrain it with this hwpower",
+                             where="interval")
+        return pd.concat([pred, self.calibration.interval(pred, interval)], axis=1)
 
     def predict_one(self, network: Network | GraphNetwork, hardware: Mapping[str, Any], *,
-                    out_of_range: str = "warn", key: str = "net/0") -> dict[str, float]:
-        """One network on one hardware configuration -> {target: value}; ``key`` names the network in
-        messages."""
+                    out_of_range: str = "warn", key: str = "net/0", interval: float | None = None) -> dict[str, float]:
+        """One network on one hardware configuration -> {target: value} (with ``interval``, also the
+        ``_lo`` / ``_hi`` bounds and ``rel_halfwidth``); ``key`` names the network in messages."""
         row = pd.DataFrame([{**hardware, "network": key}])
         return {k: float(v) for k, v in self.predict(row, {key: network}, out_of_range=out_of_range,
-                                                     source="hardware").iloc[0].items()}
+                                                     source="hardware", interval=interval).iloc[0].items()}

@@ -16,6 +16,7 @@ from .checkpoint import read_meta
 from .evaluate import Evaluation, evaluate, evaluation_table
 from .plots import parity, training_curves
 from .predictor import Predictor, make_model
+from .uncertainty import calibrate
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = N
         mark_run(run_dir, complete=False)  # issue 15: "complete" in the run's marker (hwpower.runstate)
     est.fit(ds, run_dir=run_dir, resume=resume, progress=progress)
     predictor = Predictor(est)
+    if len(ds.val):  # prediction intervals (.uncertainty), saved with the run
+        predictor.calibration = calibrate(predictor, ds)
+        if run_dir is not None:
+            predictor.calibration.save(run_dir)
     if run_dir is not None and figures:
         save_figures(predictor, ds, Path(run_dir))
     if run_dir is not None:
