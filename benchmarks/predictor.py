@@ -1,10 +1,15 @@
 """Predictor benchmark: the seed's MLP, the structured model and the LightGBM baseline, side by side.
 
-Full mode reads the benchmark dataset (``hwpower generate --networks 2000 --train-rows 400000
---val-rows 50000 --seed 0`` then ``hwpower process``, default /tmp/bench_processed); ``--quick``
-generates a small dataset in a temporary folder and trains briefly (ends within 60 s). Prints one
-JSON object on its last line: per model the training time, MAPE per target and split, the share
-of unseen-network predictions within +-10 %, batched CPU inference throughput, and the targets.
+Full mode reads the benchmark dataset (``hwpower generate --spaces ofa-mbv3 --networks 2000
+--train-rows 400000 --val-rows 50000 --seed 0`` then ``hwpower process``, default
+/tmp/bench_processed); ``--quick`` generates a small dataset in a temporary folder and trains
+briefly (ends within 60 s). Prints one JSON object on its last line: per model the training time,
+MAPE per target and split, the share of unseen-network predictions within +-10 %, batched CPU
+inference throughput, and the targets.
+
+``--leave-family-out`` (with or without ``--quick``) trains with each search space held out in turn
+(and on all spaces), then scores each model on the held-out family and on zoo networks never trained
+on (benchmarks/zoo.py).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ HWPOWER = str(Path(sys.executable).with_name("hwpower"))
 
 def quick_data(folder: Path) -> Path:
     raw, processed = folder / "raw", folder / "processed"
-    subprocess.run([HWPOWER, "generate", "--networks", "40", "--train-rows", "3000", "--val-rows", "800", "--seed", "0",
+    subprocess.run([HWPOWER, "generate", "--spaces", "ofa-mbv3", "--networks", "40", "--train-rows", "3000", "--val-rows", "800", "--seed", "0",
                     "--no-reference", "--out", str(raw)], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([HWPOWER, "process", str(raw), "--out", str(processed), "--no-progress"], check=True,
                    stdout=subprocess.DEVNULL)
@@ -68,8 +73,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="processed dataset (full default: /tmp/bench_processed)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--epochs", type=int, default=None, help="override the structured/MLP epochs")
-    args = ap.parse_args()
+    ap.add_argument("--leave-family-out", action="store_true", help="hold each search space out in turn; score "
+                    "on the held-out family and on zoo networks (options: benchmarks/zoo.py --help)")
+    args, rest = ap.parse_known_args()
     torch.set_num_threads(args.threads)
+    if args.leave_family_out:
+        from zoo import run_lfo  # benchmarks/ is on sys.path when this file runs as a script
+
+        run_lfo(rest, quick=args.quick, threads=args.threads, epochs=args.epochs)
+        return
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or (quick_data(Path(tmp)) if args.quick else Path("/tmp/bench_processed"))
         ds = load_processed(data)

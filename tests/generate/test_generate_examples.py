@@ -36,7 +36,7 @@ def test_documented_command_regenerates_the_committed_files(tmp_path):
 
 def test_example_config_is_the_documented_command():
     plan = make_plan(example_config())
-    assert len(plan.nets) == 50 and len(plan.heldout) == 10
+    assert len(plan.nets) == 45 and len(plan.heldout) == 9
     assert len(plan.rows["train"]) == 5000 and len(plan.rows["val"]) == 1000
     args = documented_command()
     assert args[args.index("--networks") + 1] == str(example_config().networks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -16,7 +17,8 @@ from hwpower.generate import COLUMNS, GenerateConfig, generate, make_plan, round
 from hwpower.networks import read_networks
 from hwpower.oracle import HW_PARAMS, HardwareSpace, Oracle, OracleSettings
 
-SMALL = GenerateConfig(networks=8, train_rows=300, val_rows=100, seed=7, shards=3)
+SMALL = GenerateConfig(networks=8, train_rows=300, val_rows=100, seed=7, shards=3, search_space="ofa-mbv3",
+                       include_reference=True)  # the single-space recipe with the references
 
 
 def read_split(folder, split) -> pd.DataFrame:
@@ -82,14 +84,14 @@ def test_same_seed_same_bytes_other_seed_other_bytes(raw, tmp_path):
     for f in out.iterdir():
         assert (again / f.name).read_bytes() == f.read_bytes(), f.name
     other = tmp_path / "other"
-    generate(other, GenerateConfig(networks=8, train_rows=300, val_rows=100, seed=8, shards=3))
+    generate(other, dataclasses.replace(SMALL, seed=8))
     assert (other / "train_0.txt").read_bytes() != (out / "train_0.txt").read_bytes()
 
 
 def test_noise_is_relative_and_seeded(raw, tmp_path):
     out, _ = raw
     noisy = tmp_path / "noisy"
-    generate(noisy, GenerateConfig(networks=8, train_rows=300, val_rows=100, seed=7, shards=3, noise=0.1))
+    generate(noisy, dataclasses.replace(SMALL, noise=0.1))
     a, b = read_split(out, "train"), read_split(noisy, "train")
     pd.testing.assert_frame_equal(a[list(HW_PARAMS) + ["network"]], b[list(HW_PARAMS) + ["network"]])
     ratio = np.log(b["P_core"] / a["P_core"])

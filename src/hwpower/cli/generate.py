@@ -8,11 +8,15 @@ import typer
 
 from .common import FORCE, console, user_errors
 
+DEFAULT_SPACES = "ofa-mbv3,resnet,transformer,mixed"  # = hwpower.generate.plan.DEFAULT_SPACES (light import here)
+
 
 def generate_cmd(
     out: Path = typer.Option(..., help="Raw data folder: new, empty, or a previous output of `hwpower generate` "
                              "(with --force; replaced as a whole)."),
-    networks: int = typer.Option(50, help="Networks sampled from the search space (reference networks are added)."),
+    networks: int = typer.Option(50, help="Networks sampled from the search spaces, split by their shares."),
+    spaces: str = typer.Option(DEFAULT_SPACES, help="Search spaces and shares, NAME[:SHARE],... (a missing share "
+                               "is 1); one nets file per space (nets_NAME.json), or nets_0.json for a single space."),
     train_rows: int = typer.Option(5000, help="Training rows in total."),
     val_rows: int = typer.Option(1000, help="Validation rows in total."),
     seed: int = typer.Option(0, help="Random seed; same seed, byte-identical files."),
@@ -26,7 +30,8 @@ def generate_cmd(
     dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
     schedule: str = typer.Option("fused", help="fused: activations that fit stay on chip (whole or as depth-first "
                                  "tiles); layer: every activation goes through DRAM (recorded in the manifest; docs/oracle.md, Schedule)."),
-    reference: bool = typer.Option(True, "--reference/--no-reference", help="Include the reference networks."),
+    reference: bool = typer.Option(False, "--reference/--no-reference", help="Add the 5 torchvision reference "
+                                   "networks (nets_ref.json; zoo models, so off by default)."),
     tech: str | None = typer.Option(None, help="Fitted technology constants (`hwpower calibrate --fit ... --out "
                                     "FILE`), or 'builtin' for the fit of the published chips; recorded in the manifest."),
     force: bool = FORCE,
@@ -44,6 +49,7 @@ def generate_cmd(
             space=HardwareSpace.from_toml(space) if space else HardwareSpace.default(), noise=noise,
             backend=backend, heldout_fraction=heldout_fraction, shards=shards, ray_address=ray,
             settings=tech_settings(tech, tech_nm=tech_nm, dram=dram, schedule=schedule), include_reference=reference,
+            search_space=spaces,
         )
         manifest = generate(out, config)
     c = manifest["counts"]

@@ -7,6 +7,7 @@ on the plan, so a local run and a Ray run write the same bytes.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +18,10 @@ from ..networks import Network, sample_networks
 from ..oracle import HardwareSpace, OracleSettings
 
 BACKENDS = ("analytical", "zigzag")
-SAMPLED_STEM = "nets_0"
+SAMPLED_STEM = "nets_0"  # the one nets file of a single-space run
 REFERENCE_STEM = "nets_ref"
+# The default recipe: networks drawn from every built-in family, in equal shares (docs/data-format.md).
+DEFAULT_SPACES = "ofa-mbv3,resnet,transformer,mixed"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ class GenerateConfig:
     shards: int = 4  # files per split
     ray_address: str | None = None  # None: local; "auto", "local" or a cluster address
     settings: OracleSettings = field(default_factory=OracleSettings)
-    search_space: str = "ofa-mbv3"
-    include_reference: bool = True
+    search_space: str = DEFAULT_SPACES  # "NAME[:SHARE],..." (parse_spaces)
+    include_reference: bool = False  # torchvision reference networks are zoo models: evaluation only by default
 
     def __post_init__(self) -> None:
         checks = [
@@ -58,11 +61,64 @@ class GenerateConfig:
         for ok, problem in checks:
             if not ok:
                 raise InputError(problem, where="generate options")
+        parse_spaces(self.search_space)  # a clear error now rather than at sampling
+
+
+def parse_spaces(spec: str) -> dict[str, float]:
+    """``"ofa-mbv3:2,resnet,mixed:0.5"`` -> {space: share} (a missing share is 1), in the order given."""
+    from ..networks.spaces import SEARCH_SPACES, unknown_space
+
+    shares: dict[str, float] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        name, _, share = part.partition(":")
+        name = name.strip()
+        if not name:
+            raise InputError(f"empty search space name in {spec!r}", where="--spaces")
+        if name not in SEARCH_SPACES:
+            raise unknown_space(name)
+        if name in shares:
+            raise InputError(f"search space {name!r} named twice in {spec!r}", where="--spaces")
+        try:
+            value = float(share) if share.strip() else 1.0
+        except ValueError:
+            raise InputError(f"share of {name!r} must be a number, got {share!r}", where="--spaces") from None
+        if not value > 0:
+            raise InputError(f"share of {name!r} must be > 0, got {share!r}", where="--spaces")
+        shares[name] = value
+    return shares
+
+
+def space_counts(spec: str, n: int) -> dict[str, int]:
+    """``n`` networks split over the spaces by share (largest remainder; ties go to the earlier space).
+    A space whose share rounds to no network is left out."""
+    shares = parse_spaces(spec)
+    weights = np.array(list(shares.values()))
+    exact = n * weights / weights.sum()
+    counts = np.floor(exact).astype(int)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: n - int(counts.sum())]:
+        counts[i] += 1
+    return {name: int(c) for name, c in zip(shares, counts, strict=True) if c > 0}
+
+
+def file_spaces(config: GenerateConfig) -> dict[str, str]:
+    """Nets file stem -> the search space its networks come from (``reference`` for the references):
+    recorded in the manifest so a benchmark can hold a family out."""
+    counts = space_counts(config.search_space, config.networks)
+    out = ({SAMPLED_STEM: next(iter(counts))} if len(parse_spaces(config.search_space)) == 1
+           else {space_stem(name): name for name in counts})
+    return out | ({REFERENCE_STEM: "reference"} if config.include_reference else {})
+
+
+def space_stem(space: str) -> str:
+    """The nets file of a space's networks in a multi-space run: ``nets_resnet``, ``nets_ofa-mbv3``."""
+    return f"nets_{space}"
 
 
 def example_config() -> GenerateConfig:
-    """The embedded default dataset under examples/data/raw (45 sampled + 5 reference networks):
-    ``hwpower generate --out examples/data/raw --networks 45 --train-rows 5000 --val-rows 1000 --seed 0 --force``."""
+    """The embedded default dataset under examples/data/raw (45 networks from the default mix of
+    search spaces): ``hwpower generate --out examples/data/raw --networks 45 --train-rows 5000
+    --val-rows 1000 --seed 0 --force``."""
     return GenerateConfig(networks=45, train_rows=5000, val_rows=1000, seed=0, shards=4)
 
 
@@ -85,7 +141,12 @@ def sub_seed(seed: int, *path: int) -> int:
 
 
 def _networks(config: GenerateConfig) -> dict[str, dict[int, Network]]:
-    files = {SAMPLED_STEM: sample_networks(config.search_space, config.networks, sub_seed(config.seed, 0))}
+    counts = space_counts(config.search_space, config.networks)
+    if len(parse_spaces(config.search_space)) == 1:  # one space: nets_0.json, as before
+        files = {SAMPLED_STEM: sample_networks(next(iter(counts)), config.networks, sub_seed(config.seed, 0))}
+    else:  # one file per space, each with its own seed stream (by name: adding a space changes no other)
+        files = {space_stem(name): sample_networks(name, n, sub_seed(config.seed, 0, zlib.crc32(name.encode())))
+                 for name, n in counts.items()}
     if config.include_reference:
         from ..networks.reference import reference_networks  # packaged torchvision reference networks
 

@@ -19,7 +19,7 @@ from ..io import atomic_dir, check_output_dir
 from ..networks import Network
 from ..networks.jsonio import dumps_networks
 from ..oracle import ORACLE_VERSION
-from .plan import GenerateConfig, Plan, make_plan, sub_seed
+from .plan import GenerateConfig, Plan, file_spaces, make_plan, sub_seed
 from .shards import ShardTask, make_oracle, shard_text
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def _manifest(config: GenerateConfig, plan: Plan, files: dict[str, bytes], n_row
         "seed": config.seed,
         "noise": config.noise,
         "search_space": config.search_space,
+        "spaces": file_spaces(config),  # nets file stem -> search space (or "reference")
         "heldout_fraction": config.heldout_fraction,
         "heldout_networks": plan.heldout,
         "space": space.to_dict(),
