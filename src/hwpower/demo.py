@@ -107,6 +107,23 @@ def _step_search(ctx: DemoContext) -> None:
         for table in result.rich_tables():
             ctx.console.print(table)
         result.save_json(ctx.state["run"] / "search" / f"{name}.json")
+    _pareto_design(ctx)
+
+
+def _pareto_design(ctx: DemoContext) -> None:
+    """A small verified Pareto design (P, latency, area) of one network, saved for the report."""
+    from .report.pareto import knee_summary
+    from .search.pareto_design import design_front
+    from .search.run import load_context, read_data
+
+    info = read_data(ctx.state["processed"])
+    key = sorted(info.networks)[0]
+    objectives = ["P", "latency_ms", "area_mm2"]
+    result = design_front(load_context(ctx.state["run"]), [info.networks[key]], objectives, budget=200,
+                          verify=True, names=[key], max_points=8000, rounds=2)
+    result.save_json(ctx.state["run"] / "search" / "pareto.json")
+    ctx.console.print(f"Pareto design of network {key} (P, latency_ms, area_mm2): {len(result.front)} verified front "
+                      f"points of {len(result.candidates)} candidates; knee: {knee_summary(result.front, objectives, 'oracle_')}")
 
 
 def _step_report(ctx: DemoContext) -> None:

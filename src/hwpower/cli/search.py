@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..search.results import compact_hardware, frame_table
 from .common import FORCE_FILE, console, user_errors
 
 RUN = typer.Argument(..., help="Run folder of a trained structured or mlp predictor.")
@@ -107,6 +108,8 @@ def design_cmd(
     ids: list[int] = typer.Option(..., "--id", help="Network id in --nets (repeatable)."),
     weights: list[float] = typer.Option([], "--weight", help="Weight of each --id in the objective (default 1 each)."),
     minimize: str = typer.Option("P", "--minimize", help="P, energy_mj, latency_ms, or a weighted sum like 0.7*P+0.3*latency_ms."),
+    objectives: str | None = typer.Option(None, "--objectives", help="2 or 3 objectives for a Pareto front, e.g. P,latency_ms,area_mm2 (replaces --minimize)."),
+    budget: int = typer.Option(500, "--budget", min=1, help="With --objectives: oracle calls for verification (configurations x networks)."),
     constraints: list[str] = typer.Option([], "--constraint", help="On predicted outputs, e.g. 'latency_ms<=5' (repeatable)."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(8, "--top-k", min=1),
     verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
@@ -117,18 +120,58 @@ def design_cmd(
 
     with user_errors():
         _check_out(out, force, run_dir, nets, data)
+        for extra in _front_files(out, objectives):
+            _check_out(extra, force, run_dir, nets, data)
         objective = parse_objective(minimize)
         cons = [parse_constraint(c) for c in constraints]
         networks = pick_networks(nets, ids)
         ctx = _context(run_dir, data, seed, steps)
         result = design(ctx, networks, weights=weights or None, objective=objective, constraints=cons,
                         fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify,
-                        names=[f"{nets.stem}/{i}" for i in ids], seed=seed)
+                        names=[f"{nets.stem}/{i}" for i in ids], seed=seed, objectives=objectives, budget=budget)
+        if objectives:
+            _show_front(result, out)
+            return
         _show(result, out)
+        if result.meta.get("note"):
+            console.print(f"[yellow]{result.meta['note']}[/]")
         if verify:
             best = result.meta.get("best")
             console.print(f"best oracle-feasible: {best} ({result.meta.get('best_oracle_objective')})" if best
-                          else "[red]no returned candidate is feasible under the oracle[/]")
+                          else f"[red]no returned candidate is feasible under the oracle[/]; binding: {result.meta.get('binding_constraint')} (raise --top-k or relax it)")
+
+
+def _front_files(out: Path | None, objectives: str | None) -> list[Path]:
+    """A Pareto design's Parquet front and PNG figure, beside ``--out``."""
+    return [out.with_suffix(".parquet"), out.with_suffix(".png")] if out is not None and objectives else []
+
+
+def _show_front(result, out: Path | None) -> None:
+    from ..io import atomic_path, write_bytes_atomic
+    from ..report.figures import png_bytes
+    from ..report.pareto import front_figure, knee_summary
+
+    meta, front = result.meta, result.front
+    prefix = "oracle_" if result.verified else "pred_"
+    shown = front[[*result.hw_columns, *(prefix + o for o in meta["objectives"]), "knee"]]
+    console.print(frame_table(compact_hardware(shown, result.hw_columns),
+                              f"design: Pareto front of {', '.join(meta['objectives'])} "
+                              + ("(oracle-verified)" if result.verified else "(predicted, not verified)")))
+    console.print(f"{meta['n_candidates']} candidates from {meta['n_scored']} scored configurations, "
+                  f"{meta.get('oracle_calls', 0)} oracle calls, {meta['elapsed']:.2f} s; knee: "
+                  f"{knee_summary(front, meta['objectives'], prefix)}")
+    for key in ("note", "binding_constraint"):
+        if meta.get(key):
+            console.print(f"[yellow]{key.replace('_', ' ')}: {meta[key]}[/]")
+    if not result.verified:
+        console.print("[yellow]not verified[/]: pass --verify to check every candidate with the oracle")
+    if out is not None:
+        result.save_json(out)
+        parquet, png = _front_files(out, "front")
+        with atomic_path(parquet) as tmp:
+            front.to_parquet(tmp, index=False)
+        write_bytes_atomic(png, png_bytes(front_figure(result.candidates, meta["objectives"], verified=result.verified)))
+        console.print(f"wrote {out}, {parquet} and {png}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from ..oracle.space import HardwareSpace
 from ..processing import ProcessedDataset, load_processed
 from . import data_stats, kmeans, network_stats
 from .page import FigureItem, Section, TableItem, write_report
+from .pareto import pareto_section
 from .predictor import experiments_section, predictor_sections, search_section
 from .run import RunArtifacts, read_run
 
@@ -116,6 +117,8 @@ def build_report(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLi
         sections += predictor_sections(ds, run, predictions)
         sections.append(experiments_section(run))
         sections.append(search_section(run))
+        if run is not None and any(d.get("front") for d in run.searches.values()):
+            sections.append(pareto_section(run.searches))
         step("write")
         page = write_report(out_dir, "hwpower report", sections, _meta(processed_dir, run_dir), _starts_file(starts),
                             command="report")

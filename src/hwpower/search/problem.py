@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import InputError
 
 OUTPUTS = ("P", "P_core", "P_bw", "latency_ms", "energy_mj")
+CONSTRAINT_OUTPUTS = (*OUTPUTS, "area_mm2")  # area: exact (hardware only), for the Pareto design
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CONSTRAINT = re.compile(rf"^\s*(\w+)\s*(<=|>=|<|>)\s*({_NUMBER})\s*$")
 _TERM = re.compile(rf"^\s*(?:({_NUMBER})\s*\*\s*)?(\w+)\s*$")
@@ -42,9 +43,9 @@ class Objective:
         return " + ".join(f"{w:g}*{n}" if w != 1 else n for n, w in self.weights.items())
 
 
-def _check_output(name: str, where: str) -> str:
-    if name not in OUTPUTS:
-        raise InputError(f"unknown output {name!r}; expected one of {', '.join(OUTPUTS)}", where=where)
+def _check_output(name: str, where: str, allowed: tuple[str, ...] = OUTPUTS) -> str:
+    if name not in allowed:
+        raise InputError(f"unknown output {name!r}; expected one of {', '.join(allowed)}", where=where)
     return name
 
 
@@ -62,7 +63,7 @@ def parse_constraint(text: str) -> Constraint:
     if not m:
         raise InputError("expected OUTPUT<=VALUE or OUTPUT>=VALUE, e.g. 'latency_ms<=5'", where=where)
     name, op, value = m.groups()
-    return Constraint(_check_output(name, where), "<=" if op in ("<=", "<") else ">=", _positive(value, where))
+    return Constraint(_check_output(name, where, CONSTRAINT_OUTPUTS), "<=" if op in ("<=", "<") else ">=", _positive(value, where))
 
 
 def parse_target(text: str) -> dict[str, float]:

@@ -29,6 +29,11 @@ class SearchResult:
     hw_columns: list[str] = field(default_factory=list)  # shown as one compact column in tables
 
     @property
+    def front(self) -> pd.DataFrame | None:
+        """The Pareto front of a multi-objective design (``tables["front"]``), else ``None``."""
+        return self.tables.get("front")
+
+    @property
     def verified(self) -> bool:
         return any(c.startswith("oracle_") for c in self.candidates.columns)
 

@@ -206,15 +206,26 @@ def _spread(good: pd.DataFrame, sur: SearchSurrogate) -> pd.DataFrame:
 def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] | None = None,
            objective: Objective | str = "P", constraints: Sequence[Constraint] = (), fixed: dict | None = None,
            top_k: int = 8, verify: bool = False, names: Sequence[str] | None = None, slack_pct: float = 2.0,
-           seed: int = 0) -> SearchResult:
+           seed: int = 0, objectives: Sequence[str] | str | None = None, budget: int = 500) -> SearchResult:
     """Minimize ``objective`` (weighted over ``nets``) subject to ``constraints`` on every network.
 
     Returns ``top_k`` candidates: the best predicted-feasible ones and, for up to half of them,
     the best that miss a constraint by at most ``slack_pct`` percent in prediction (the optimum
     usually sits on a constraint, where a 1% predictor error decides feasibility). With
     ``verify`` the oracle evaluates them (``top_k x len(nets)`` oracle calls) and
-    ``meta["best"]`` is the best oracle-feasible one.
+    ``meta["best"]`` is the best oracle-feasible one. Fewer candidates than ``top_k`` (when the
+    search finds fewer distinct configurations) are explained in ``meta["note"]``; when none is
+    oracle-feasible, ``meta["binding_constraint"]`` names the constraint most of them miss.
+
+    With ``objectives`` (2 or 3 of P, latency_ms, energy_mj, area_mm2 ...) it returns the Pareto
+    front instead (:func:`.pareto_design.design_front`, ``budget`` oracle calls; ``result.front``).
     """
+    if objectives is not None:
+        from .pareto_design import design_front
+        return design_front(ctx, nets, objectives, weights=weights, constraints=constraints, fixed=fixed,
+                            budget=budget, verify=verify, names=names, slack_pct=slack_pct, seed=seed)
+    if any(c.output == "area_mm2" for c in constraints):
+        raise InputError("a constraint on area_mm2 needs the Pareto design (objectives=[...], --objectives)")
     fixed = fixed or {}
     obj = parse_objective(objective) if isinstance(objective, str) else objective
     w = torch.tensor(list(weights) if weights is not None else [1.0] * len(nets), dtype=torch.float32)
@@ -252,6 +263,9 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     feasible = cands[cands["pred_feasible"].to_numpy()]
     n_near = min(top_k // 2, int(near.sum())) if len(feasible) else top_k
     picked = pd.concat([feasible.head(top_k - n_near), cands[near].head(n_near)])
+    if len(picked) < top_k:  # too few (near-)feasible ones: fill with the best of the rest
+        picked = pd.concat([picked, cands.drop(index=picked.index).head(top_k - len(picked))])
+    note = None if len(picked) == top_k else f"the search found only {len(picked)} distinct configurations (asked for {top_k})"
     picked = picked.sort_values(["pred_feasible", "in_domain", "pred_objective"], ascending=[False, False, True],
                                 kind="stable").reset_index(drop=True)
     hw = _hw(picked, sur)
@@ -264,7 +278,8 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     details = pd.DataFrame({"rank": np.repeat(np.arange(1, len(hw) + 1), M), "network": np.tile(labels, len(hw))})
     for n in outs:
         details[f"pred_{n}"] = pred[n].to_numpy()
-    meta = _meta(ctx, prob, elapsed, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed, verify=verify)
+    meta = _meta(ctx, prob, elapsed, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed,
+                 verify=verify, note=note)
     if verify:
         orc = _oracle(ctx, nets, np.tile(np.arange(M), len(hw)), hw.iloc[np.repeat(np.arange(len(hw)), M)])
         for n in outs:
@@ -275,6 +290,9 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
         meta["best"] = None if ok.empty else ok.sort_values("oracle_objective").iloc[0][list(sur.view.order)].to_dict()
         meta["best_oracle_objective"] = None if ok.empty else float(ok["oracle_objective"].min())
         meta["oracle_calls"] = len(hw) * M
+        if ok.empty and constraints:
+            from .pareto_design import binding
+            meta["binding_constraint"] = binding(orc, constraints, len(hw), M, np.zeros(len(hw)))
     out["ood_score"] = picked["ood_score"].to_numpy()
     out["in_domain"] = picked["in_domain"].to_numpy()
     return SearchResult("design", out, {"details": details}, meta, list(sur.view.order))
