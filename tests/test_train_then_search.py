@@ -27,6 +27,6 @@ def test_recover_runs_right_after_train(tmp_path, monkeypatch):
     run("train", tmp_path / "processed", "--out", tmp_path / "run", "--epochs", "1", "--hidden", "8",
         "--threads", "1", "--quiet")
     assert (tmp_path / "run" / "search" / "context.json").is_file()
-    out = run("recover", tmp_path / "run", "--nets", RAW / "nets_0.json", "--id", "3", "--target", "P=0.3",
+    out = run("recover", tmp_path / "run", "--nets", RAW / "nets_ofa-mbv3.json", "--id", "3", "--target", "P=0.3",
               "--top-k", "2", "--steps", "10", "--verify")
-    assert "no search data" not in out and "oracle-verified" in out and "nets_0/3" in out
+    assert "no search data" not in out and "oracle-verified" in out and "nets_ofa-mbv3/3" in out
