@@ -16,7 +16,8 @@
 #
 # The seed's first notebook. It reads two kinds of raw files:
 #
-# * **`nets_*.json`**: the neural networks, each a sequence of blocks identified by a number;
+# * **`nets_*.json`**: the neural networks identified by a number, each an operator graph (or, for the
+#   OFA space, a sequence of blocks that expands into operators);
 # * **`train_*.txt` / `val_*.txt`**: hardware parameters, the network used and the power measured.
 #
 # and turns them into one processed dataset. Unlike the seed, which copied every processed network
@@ -44,8 +45,11 @@ sorted(p.name for p in RAW.iterdir())
 # nets file; errors name the file and line. The networks of one file form a dictionary keyed by id.
 
 # %%
-nets = read_networks(RAW / "nets_0.json")
-print(f"nets_0.json: {len(nets)} networks; network 0 has {len(nets[0].blocks)} blocks")
+for path in sorted(RAW.glob("nets_*.json")):
+    nets = read_networks(path)
+    first = nets[min(nets)]
+    parts = f"{len(first.ops)} operators" if hasattr(first, "ops") else f"{len(first.blocks)} blocks"
+    print(f"{path.name}: {len(nets)} networks; network {min(nets)} has {parts}")
 
 ds = process(RAW, PROCESSED, progress=False)
 ds.train.head()
@@ -67,10 +71,10 @@ ds.manifest["columns"]
 # and per layer (conventions in docs/data-format.md).
 
 # %%
-ds.networks[["network", "input_resolution", "n_blocks", "n_layers", "macs", "flops", "weights", "depth"]].head(10)
+ds.networks[["network", "input_resolution", "n_ops", "n_blocks", "macs", "flops", "weights", "depth"]].head(10)
 
 # %%
-ds.blocks.head()
+ds.ops.head()
 
 # %% [markdown]
 # ## 4) Save the processed training and validation data

@@ -32,7 +32,7 @@ import pandas as pd
 
 from hwpower.model import NetworkTables, evaluate, evaluation_table, make_model, train_model, write_evaluation
 from hwpower.model.experiments import data_experiment, sizes_experiment
-from hwpower.networks import Network
+from hwpower.networks import network_from_dict
 from hwpower.processing import load_processed, process
 from hwpower.search import DescentConfig, RecoverLayer, RecoverQuery, recover
 from hwpower.search.run import load_context
@@ -48,18 +48,19 @@ STEPS = 20 if QUICK else 100  # gradient steps of the hardware search
 ds = load_processed(PROCESSED) if (PROCESSED / "manifest.json").is_file() else process(RAW, PROCESSED, progress=False)
 
 # %% [markdown]
-# ## 1) Load the processed networks and complete the arrays with zero blocks
+# ## 1) Load the processed networks and complete the arrays with zero rows
 #
-# Networks have different numbers of blocks. Each becomes an array of block features, padded with
-# zero rows up to the longest network, with a mask saying which rows are real blocks.
+# Networks have different numbers of operators (the seed's blocks). Each becomes an array of
+# operator features, padded with zero rows up to the longest network, with a mask saying which rows
+# are real operators.
 
 # %%
 est = make_model("structured", targets=("P_core", "P_bw"), epochs=EPOCHS, device="cpu")
 est.setup(ds)  # fits the encoders of steps 2 and 3 on the training split
 batch = est.encode_networks(NetworkTables.of(ds))
 lengths = batch.mask.sum(dim=1)
-print(f"{len(batch.keys)} networks -> array {tuple(batch.x.shape)} (networks, blocks, features); "
-      f"{int(lengths.min())} to {int(lengths.max())} real blocks, the rest zero padding")
+print(f"{len(batch.keys)} networks -> array {tuple(batch.x.shape)} (networks, operators, features); "
+      f"{int(lengths.min())} to {int(lengths.max())} real operators, the rest zero padding")
 
 # %% [markdown]
 # ## 2) Load the hardware parameters and normalize them (the scaler is saved with the model)
@@ -122,7 +123,7 @@ sorted(p.name for p in RUN.iterdir())
 unseen = ds.val[ds.unseen_network_mask()]
 row = unseen.iloc[0]
 definition = ds.networks.set_index("network").loc[row["network"], "definition"]
-query = RecoverQuery(Network.from_dict(json.loads(definition)), {"P_core": row["P_core"], "P_bw": row["P_bw"]},
+query = RecoverQuery(network_from_dict(json.loads(definition)), {"P_core": row["P_core"], "P_bw": row["P_bw"]},
                      str(row["network"]))
 ctx = load_context(RUN, PROCESSED, config=DescentConfig(steps=STEPS))
 result = recover(ctx, [query], top_k=3, verify=True)

@@ -76,8 +76,9 @@ def _step_train(ctx: DemoContext) -> None:
     from .model import evaluate, evaluation_table, train_model, write_evaluation
 
     run = ctx.out_dir / "run"
-    # Small batches and many epochs: the embedded data has only 5,000 rows, so each epoch is short
-    # (about 0.3 s); measured, 80 epochs at batch 128 cut P's error about 5x against 20 at 512.
+    # Small batches: the embedded data has only 5,000 rows. Operator-level networks (transformers of
+    # ~280 operators among them) make an epoch cost a few seconds, so the demo trains 30 epochs by
+    # default (`hwpower demo --epochs 80` trains longer for a smaller error).
     predictor = train_model(ctx.state["dataset"], "structured", run_dir=run, progress=True, epochs=ctx.epochs,
                             seed=0, hidden=64, depth=2, batch_size=128, patience=20, device="cpu")
     ev = evaluate(predictor, ctx.state["dataset"])
@@ -91,8 +92,8 @@ def _step_experiments(ctx: DemoContext) -> None:
     from .model.experiments import data_experiment, sizes_experiment
 
     out = ctx.state["run"] / "experiments"  # where the report looks for them
-    params = dict(epochs=min(ctx.epochs, 10), targets=("P_core", "P_bw"), device="cpu", batch_size=128)
-    sizes = sizes_experiment(ctx.state["dataset"], n_models=4, seed=0, out_dir=out, progress=True, **params)
+    params = dict(epochs=min(ctx.epochs, 5), targets=("P_core", "P_bw"), device="cpu", batch_size=128)
+    sizes = sizes_experiment(ctx.state["dataset"], n_models=3, seed=0, out_dir=out, progress=True, **params)
     ctx.console.print(sizes.to_string(index=False))
     data, verdict = data_experiment(ctx.state["dataset"], seed=0, out_dir=out, progress=True, **params)
     ctx.console.print(data.to_string(index=False))
@@ -138,7 +139,7 @@ def _step_report(ctx: DemoContext) -> None:
 class DemoContext:
     out_dir: Path
     console: Console
-    epochs: int = 80
+    epochs: int = 30
     state: dict = field(default_factory=dict)
 
 
@@ -154,7 +155,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
 ]
 
 
-def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None, *, epochs: int = 80) -> DemoResult:
+def run_demo(out_dir: str | Path = "demo-output", console: Console | None = None, *, epochs: int = 30) -> DemoResult:
     """Run every demo step in order, printing progress; returns the per-step wall times.
 
     ``epochs`` bounds the predictor's training (early stopping may end it sooner). ``out_dir`` must

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import typer
 
@@ -25,6 +26,19 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debu
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     set_debug(debug)
     set_warning_sink(print_warning)  # warnings (implausible values, repeated rows) as one line each on stderr
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print_warning(f"{category.__name__}: {message}")
+
+
+def main() -> None:
+    """The console entry point: Python warnings (the predictor's out-of-domain guard) print as one
+    line each, without the source line Python adds. Set here, not in the callback, so that a test
+    runner's own warning capture around ``app`` is left alone."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        app()
 
 
 app.add_typer(_nets.app, name="nets")

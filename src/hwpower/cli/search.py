@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..search.results import compact_hardware, frame_table
 from .common import FORCE_FILE, console, user_errors
 
 RUN = typer.Argument(..., help="Run folder of a trained structured or mlp predictor.")
@@ -150,6 +149,7 @@ def _show_front(result, out: Path | None) -> None:
     from ..io import atomic_path, write_bytes_atomic
     from ..report.figures import png_bytes
     from ..report.pareto import front_figure, knee_summary
+    from ..search.results import compact_hardware, frame_table
 
     meta, front = result.meta, result.front
     prefix = "oracle_" if result.verified else "pred_"
