@@ -123,8 +123,11 @@ def test_builtin_fit_is_the_fit_of_the_builtin_table():
             assert getattr(packaged.factors(node), name) == pytest.approx(getattr(f, name), rel=0.01), (node, name)
 
 
-def test_calibrate_prints_every_point():
-    result = runner.invoke(app, ["calibrate"], env={"COLUMNS": "250"})
+def test_calibrate_prints_every_point(monkeypatch):
+    from hwpower.cli import common
+
+    monkeypatch.setattr(common.console, "width", 250)  # the console exists already: COLUMNS is read once
+    result = runner.invoke(app, ["calibrate"])
     assert result.exit_code == 0, result.output
     for p in builtin_table():
         assert p.key in result.output

@@ -27,8 +27,11 @@ def test_eyeriss_power_within_2x_of_silicon():
     assert r.power_bw_w > 0
 
 
-def test_calibrate_command():
-    result = runner.invoke(app, ["calibrate"], env={"COLUMNS": "250"})
+def test_calibrate_command(monkeypatch):
+    from hwpower.cli import common
+
+    monkeypatch.setattr(common.console, "width", 250)  # the console exists already: COLUMNS is read once
+    result = runner.invoke(app, ["calibrate"])
     assert result.exit_code == 0, result.output
     assert "eyeriss-alexnet" in result.output and "0.278" in result.output
 
