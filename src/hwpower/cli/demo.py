@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(Path("demo-output"), help="Folder for every output of the demo: new, empty, or a "
                                  "previous demo output (replaced)."),
-        epochs: int = typer.Option(30, min=1, help="Training epochs for the demo's predictor."),
+        epochs: int = typer.Option(50, min=1, help="Training epochs for the demo's predictor."),
     ) -> None:
         """Generate, process, train, search and report on the embedded default data."""
         from ..demo import run_demo
