@@ -117,7 +117,7 @@ def _pareto_design(ctx: DemoContext) -> None:
     from .search.pareto_design import design_front
     from .search.run import load_context, read_data
 
-    info = read_data(ctx.state["processed"])
+    info = read_data(ctx.state["processed"], ctx.state["dataset"])
     key = sorted(info.networks)[0]
     objectives = ["P", "latency_ms", "area_mm2"]
     result = design_front(load_context(ctx.state["run"]), [info.networks[key]], objectives, budget=200,

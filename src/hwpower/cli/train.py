@@ -76,7 +76,7 @@ def train(
         # What recover / identify / design need (hardware space, k-means starts, training domain),
         # saved now so that they run on this folder as written, with no --data.
         try:
-            prepare_search(out, processed_dir, seed=seed)
+            prepare_search(out, processed_dir, seed=seed, ds=ds)
         except InputError as exc:  # the run itself is complete and usable; only the search set-up is missing
             err_console.print(f"[yellow]warning:[/] search data not saved with the run ({exc}); "
                               "recover / identify / design will need --data", highlight=False, soft_wrap=True)

@@ -122,16 +122,6 @@ def read_networks(path: str | os.PathLike[str]) -> dict[int, AnyNetwork]:
     return parse_networks(text, file=str(path))
 
 
-def require_blocks(nets: dict[int, AnyNetwork], *, file: str, user: str) -> dict[int, Network]:
-    """``nets`` if every network is a block sequence; else an error naming the first graph network
-    (the predictor's features are built from blocks until operator-level prediction lands, issue 12)."""
-    for net_id, net in nets.items():
-        if not isinstance(net, Network):
-            raise InputError(f"graph (operator-level) networks are not yet supported by {user}; see issue 12",
-                             file=file, where=f"network {net_id}")
-    return nets  # type: ignore[return-value]
-
-
 def canonical_network_head(input_resolution: int, name: str | None) -> str:
     """A network's fields before its blocks, as :func:`dumps_networks` writes them (the fast reader of
     ``hwpower process`` re-emits files with it to check they are in exactly this layout)."""

@@ -37,11 +37,13 @@ class DataInfo:
     networks: dict[str, Network]  # every network of the dataset, by key
 
 
-def read_data(data_dir: str | Path) -> DataInfo:
+def read_data(data_dir: str | Path, ds: Any = None) -> DataInfo:
+    """The search's facts from a processed dataset; ``ds``, when the caller has loaded ``data_dir``
+    already (``train`` and the demo have), spares reading it again."""
     from ..oracle import HardwareSpace
     from ..processing import load_processed
 
-    ds = load_processed(data_dir)
+    ds = load_processed(data_dir) if ds is None else ds
     raw = ds.manifest.get("raw_manifest") or {}
     space = HardwareSpace.from_dict(raw["space"], file=str(data_dir)) if "space" in raw else HardwareSpace.default()
     hw_cols = [p.name for p in space.params]
@@ -59,9 +61,11 @@ def context_files(run_dir: str | Path) -> list[Path]:
     return [Path(run_dir) / "best"] + [folder / name for name in ("starts.json", "domain.parquet", "context.json")]
 
 
-def prepare(run_dir: str | Path, data_dir: str | Path, *, k: int | None = None, seed: int = 0) -> Path:
-    """Compute and save the starts, domain and data facts for ``run_dir`` from ``data_dir``."""
-    info = read_data(data_dir)
+def prepare(run_dir: str | Path, data_dir: str | Path, *, k: int | None = None, seed: int = 0,
+            ds: Any = None) -> Path:
+    """Compute and save the starts, domain and data facts for ``run_dir`` from ``data_dir`` (loaded
+    already as ``ds``, if given)."""
+    info = read_data(data_dir, ds)
     folder = Path(run_dir) / FOLDER
     starts = kmeans_starts(info.train_hw, info.space, k=k, seed=seed)
     starts.save(folder / "starts.json")
