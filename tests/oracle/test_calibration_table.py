@@ -16,7 +16,8 @@ GOOD = "a,65,12,14,16,105.47,512,200,1.0,1.6,ws,alexnet-conv,4,0.278,34.7"
 def test_table_has_six_points_with_all_three_figures_and_sources():
     points = builtin_table()
     full = [p for p in points if len(p.figures) == 3]
-    assert len(full) >= 6
+    # ten points; five with power, throughput and energy (Edge TPU's 2 W is a rating, not a measurement)
+    assert len(points) >= 6 and len(full) >= 5
     assert all(p.source and p.chip and p.covers in ("chip", "chip+dram") for p in points)
     assert len({p.key for p in points}) == len(points)
     chips = {"Eyeriss v1", "Eyeriss v2", "Edge TPU", "TPU v1", "NVDLA", "Simba (36 chiplets)"}
@@ -35,6 +36,23 @@ def test_published_figures_and_derived_energy():
     nvdla = by_key["nvdla-2048-resnet50"]  # no power published: throughput only
     assert nvdla.figures == {"throughput_ips": 269} and nvdla.area_mm2 == 5.5
     assert not by_key["eyeriss2-mobilenet"].fit and by_key["eyeriss-vgg16"].fit
+    assert tpu.covers == "chip+dram"  # busy power per card, incremental over the server: DDR3 included
+
+
+def test_chip_mappings():
+    by_key = {p.key: p for p in builtin_table()}
+    nvdla = by_key["nvdla-2048-resnet50"]  # nv_large: atomic C 64 (rows) x atomic K 32 (columns)
+    assert (nvdla.pe_rows, nvdla.pe_cols, nvdla.schedule, nvdla.overlap) == (64, 32, "layer", "perfect")
+    edge = by_key["edgetpu-mobilenet_v2"]  # the rated 2 W is no measurement: throughput only
+    assert edge.figures == {"throughput_ips": 384.6} and edge.weights == "resident"
+    eyeriss = by_key["eyeriss-alexnet"]  # the defaults where the table says nothing
+    assert (eyeriss.schedule, eyeriss.overlap, eyeriss.weights) == ("fused", "tiled", "dram")
+
+
+@pytest.mark.parametrize("column,value", [("schedule", "depth"), ("overlap", "ideal"), ("weights", "rom")])
+def test_bad_mapping_column_names_line(column, value):
+    with pytest.raises(InputError, match=f"line 2: column '{column}': '{value}' must be one of"):
+        parse_points(f"{HEADER},{column}\n{GOOD},{value}\n", file="m.csv")
 
 
 @pytest.mark.parametrize("name,batch,macs,weights", [

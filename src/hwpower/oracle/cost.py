@@ -104,6 +104,7 @@ class Geometry:
     os: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (D1, D2, T, tiles per fold) output stationary
     array: np.ndarray  # 1 where the operator passes through the PE array
     vector: np.ndarray  # 1 where it runs on the vector unit; neither: memory traffic only
+    static: np.ndarray  # 1 where ``w`` is a weight fixed across inferences (conv, linear)
 
     @classmethod
     def of(cls, t: LayerTable) -> Geometry:
@@ -115,7 +116,8 @@ class Geometry:
         vector = np.isin(t.op, [int(k) for k in VECTOR_KINDS])
         array = ~vector & ~np.isin(t.op, [int(k) for k in MEMORY_KINDS])
         return cls(macs=f(t.macs), other=f(t.other_ops), w=f(t.w_words), i=f(t.i_words), o=f(t.o_words),
-                   kg=kg, ws=ws, os=os, array=f(array), vector=f(vector))
+                   kg=kg, ws=ws, os=os, array=f(array), vector=f(vector),
+                   static=f(np.isin(t.op, [int(LayerOp.CONV), int(LayerOp.LINEAR)])))
 
 
 @dataclass(frozen=True)
@@ -207,20 +209,26 @@ def _array_words(g: Geometry, hw: HwArrays, fold1: np.ndarray, ws: bool) -> np.n
     return words * g.array  # data movement goes buffer to buffer, not through the PEs
 
 
-def _dram_words(g: Geometry, buf_words: np.ndarray, residency: Residency | None) -> np.ndarray:
-    """DRAM words: the better of two tilings (module docstring); activations scaled by residency."""
+def _dram_words(g: Geometry, buf_words: np.ndarray, residency: Residency | None,
+                w_dram: np.ndarray | None = None) -> np.ndarray:
+    """DRAM words: the better of two tilings (module docstring); activations scaled by residency,
+    weights by ``w_dram`` (None: all from DRAM; 0 where they stay on chip across inferences)."""
     tiles_w = np.maximum(np.ceil(g.w / buf_words), 1)  # at least one pass, also with no weights
     tiles_i = np.maximum(np.ceil(g.i / buf_words), 1)
     i_dram, o_dram = (g.i, g.o) if residency is None else (g.i * residency.in_dram, g.o * residency.out_dram)
-    return np.minimum(g.w + tiles_w * i_dram, tiles_i * g.w + i_dram) + o_dram
+    w = g.w if w_dram is None else g.w * w_dram
+    return np.minimum(w + tiles_w * i_dram, tiles_i * w + i_dram) + o_dram
 
 
 def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
-                residency: Residency | None = None) -> dict[str, np.ndarray]:
+                residency: Residency | None = None, w_dram: np.ndarray | None = None,
+                perfect_overlap: bool = False) -> dict[str, np.ndarray]:
     """Costs of every layer of ``g`` on every configuration of ``hw`` (all of one dataflow).
 
     ``residency`` (rows aligned with ``hw``) scales the input and output activation terms of the
-    DRAM traffic; None = every activation goes through DRAM.
+    DRAM traffic; None = every activation goes through DRAM. ``w_dram`` (N, L) scales the weights'
+    DRAM words (None: all); ``perfect_overlap`` takes max(compute, DRAM) per operator instead of
+    the tile pipeline (both calibration mappings, OracleSettings).
     Returns (N, L) arrays: ``latency_s``, ``e_core_pj``, ``e_bw_pj``; with ``detail`` also the
     energy by level (pJ), cycles, traffic (words) and utilisation.
     """
@@ -234,7 +242,7 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
 
     array_words = _array_words(g, hw, fold1, ws)
     buf_words = hw.glb_kib * (1024 * 8 / 2) / hw.bits  # half the buffer holds the resident tile
-    dram_words = _dram_words(g, buf_words, residency)
+    dram_words = _dram_words(g, buf_words, residency, w_dram)
     vector_words = (g.i + g.o) * g.vector  # the vector unit reads and writes the buffer directly
     glb_words = array_words + vector_words + dram_words
 
@@ -244,7 +252,10 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
     dram_s = dram_words * hw.bits / (8e9 * hw.dram_gbps)
     # tiles of half the buffer, counted fractionally so latency never falls when the traffic grows
     n_tiles = np.maximum(dram_words / buf_words, 1)
-    latency_s = A.overlapped_latency(np.maximum(compute_s, glb_s), dram_s, n_tiles)
+    if perfect_overlap:
+        latency_s = np.maximum(np.maximum(compute_s, glb_s), dram_s)
+    else:
+        latency_s = A.overlapped_latency(np.maximum(compute_s, glb_s), dram_s, n_tiles)
 
     e_mac = g.macs * e.mac + g.other * e.add
     e_rf = (RF_ACCESSES_PER_MAC * g.macs + array_words) * e.rf

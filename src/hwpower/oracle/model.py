@@ -28,6 +28,8 @@ ORACLE_VERSION = "2.0"  # bump when the cost model changes: generated data depen
 OUTPUTS = ("P_core", "P_bw", "P", "latency_ms", "energy_mj", "area_mm2")
 CHUNK_ELEMENTS = 1 << 18  # (configurations x layers) per chunk: keeps temporaries in cache
 GEOMETRY_CACHE = 4096  # networks whose loop bounds an Oracle keeps
+OVERLAPS = ("tiled", "perfect")
+MAPPING_DEFAULTS = {"overlap": "tiled", "weights_resident": False}
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,18 @@ class OracleSettings:
     # run at freq_mhz / cycle_overhead (control, reconfiguration and pipeline bubbles a real chip
     # loses), at the voltage of freq_mhz. 1.0 = the ideal mapping.
     cycle_overhead: float = 1.0
+    # Calibration's chip mappings (oracle/calibration, docs/oracle.md "Calibration"); the defaults
+    # are the oracle's own model. ``overlap``: "tiled" (double-buffered tiles, oracle/array.py) or
+    # "perfect" (max(compute, DRAM) per operator, as NVDLA's performance estimator assumes).
+    # ``weights_resident``: the convolution and linear weights stay in the buffer across inferences
+    # when they all fit it (the Edge TPU's parameter caching): no weight DRAM traffic then.
+    overlap: str = "tiled"
+    weights_resident: bool = False
 
     def __post_init__(self) -> None:
         check_schedule(self.schedule)
+        if self.overlap not in OVERLAPS:
+            raise InputError(f"overlap must be one of {list(OVERLAPS)}, got {self.overlap!r}", where="settings")
         if isinstance(self.tech, Mapping):  # as to_dict() / a manifest writes it
             object.__setattr__(self, "tech", K.TechConstants(**self.tech))
         if self.tech is not None and not isinstance(self.tech, K.TechConstants):
@@ -99,6 +110,9 @@ class OracleSettings:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.update(v_nom=self.node.v_nom, f_nom_mhz=self.node.f_nom_mhz)
+        for k in MAPPING_DEFAULTS:  # calibration-only fields at their defaults: manifests as before
+            if d[k] == MAPPING_DEFAULTS[k]:
+                del d[k]
         return d
 
 
@@ -164,7 +178,12 @@ class Oracle:
                 res = None if sched is None else Residency(*sched.residency(h.glb_kib, h.bits))
                 if self.settings.cycle_overhead != 1.0:  # energies keep the voltage of the real clock
                     h = replace(h, freq_mhz=h.freq_mhz / self.settings.cycle_overhead)
-                yield r, layer_costs(g, h, e.take(r), ws, detail, res)
+                w_dram = None
+                if self.settings.weights_resident:  # 0 for resident weights, where all of them fit
+                    fits = float((g.w * g.static).sum()) * h.bits <= h.glb_kib * 8192
+                    w_dram = np.where(fits, 1.0 - g.static, 1.0)
+                yield r, layer_costs(g, h, e.take(r), ws, detail, res, w_dram=w_dram,
+                                     perfect_overlap=self.settings.overlap == "perfect")
 
     def evaluate_layers(self, layers: LayerTable, hw: Mapping[str, np.ndarray],
                         sched: SchedulePlan | None = None) -> dict[str, np.ndarray]:

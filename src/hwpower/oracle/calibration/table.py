@@ -10,7 +10,11 @@ which is then marked derived; a point with one figure (NVDLA, Simba: no power pu
 on that figure alone. ``covers`` says what the power includes: ``chip`` (the die, DRAM excluded:
 compared with the oracle's ``P_core``) or ``chip+dram`` (compared with ``P``). ``fit`` (yes/no,
 default yes) says whether the fit uses the point. ``assumed`` lists the columns that are our
-assumptions rather than published figures (semicolon-separated).
+assumptions rather than published figures (semicolon-separated). How the chip ran the network,
+where it differs from the oracle's defaults: ``schedule`` (``fused``, the default, or ``layer``),
+``overlap`` (``tiled``, the default, or ``perfect``) and ``weights`` (``dram``, the default, or
+``resident``: kept on chip across inferences), the :class:`~hwpower.oracle.model.OracleSettings`
+fields of the same meaning.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ COVERS = ("chip", "chip+dram")
 REQUIRED = ("node_nm", "pe_rows", "pe_cols", "bits", "glb_kib", "rf_bytes", "freq_mhz", "dram_gbps", "dataflow",
             "network", "batch")
 FIGURES = ("power_w", "throughput_ips", "energy_mj")
+# Optional mapping columns: allowed values, the first the default.
+MAPPING = {"schedule": ("fused", "layer"), "overlap": ("tiled", "perfect"), "weights": ("dram", "resident")}
 FLOATS = ("node_nm", "pe_rows", "pe_cols", "glb_kib", "rf_bytes", "freq_mhz", "dram_gbps", "v_nom", "area_mm2",
           *FIGURES)
 
@@ -59,6 +65,9 @@ class ChipPoint:
     energy_mj: float | None
     area_mm2: float | None
     covers: str = "chip"
+    schedule: str = "fused"
+    overlap: str = "tiled"
+    weights: str = "dram"
     fit: bool = True  # used by the fit (False: shown, but the note says why the oracle cannot match it)
     assumed: str = ""
     source: str = ""
@@ -142,13 +151,18 @@ def _point(row: dict[str, str], line: int, file: str) -> ChipPoint:
     if int(values["node_nm"]) not in K.NODES and values["v_nom"] is None:
         raise InputError(f"column 'v_nom': needed for a {values['node_nm']:g} nm node (built in: {sorted(K.NODES)})",
                          file=file, where=where)
+    mapping = {c: (row.get(c) or allowed[0]).strip() for c, allowed in MAPPING.items()}
+    for column, allowed in MAPPING.items():
+        if mapping[column] not in allowed:
+            raise InputError(f"column {column!r}: {mapping[column]!r} must be one of {list(allowed)}",
+                             file=file, where=where)
     fit = (row.get("fit") or "yes").strip().lower()
     if fit not in ("yes", "no"):
         raise InputError(f"column 'fit': {fit!r} must be yes or no", file=file, where=where)
     derived = _derive(values, where, file)
     text = {c: (row.get(c) or "").strip() for c in ("key", "chip", "assumed", "source", "note")}
     return ChipPoint(key=text["key"] or f"line{line}", chip=text["chip"], network=network, batch=int(batch),
-                     dram=dram, covers=covers, fit=fit == "yes", derived=derived,
+                     dram=dram, covers=covers, fit=fit == "yes", derived=derived, **mapping,
                      assumed=text["assumed"], source=text["source"], note=text["note"], file=file, line=line,
                      **values)
 

@@ -145,8 +145,11 @@ def hardware_files(hw: dict[str, Any], settings: OracleSettings, folder: Path) -
 
 # -- running and comparing ---------------------------------------------------------------------------
 def run_stream(net: GraphNetwork, hw: dict[str, Any], settings: OracleSettings = OracleSettings(),
-               python: str | None = None, time_limit_s: float = 60, timeout_s: float = 900) -> dict[str, Any]:
-    """Stream's cycles, energy (pJ, static power over its latency included) and latency per schedule."""
+               python: str | None = None, time_limit_s: float = 60, timeout_s: float = 900,
+               pin_dataflow: bool = True) -> dict[str, Any]:
+    """Stream's cycles, energy (pJ, static power over its latency included) and latency per schedule.
+    ``pin_dataflow``: hint every convolution's spatial unrolling to the oracle's dataflow (as the
+    ZigZag check does; :mod:`.stream_runner`); False lets Stream's ZigZag unroll any loop."""
     python = python or stream_python()
     if python is None:
         raise HwpowerError(f"no Python with stream-dse: set {PYTHON_ENV} to one (Stream needs Python >= 3.12)")
@@ -155,14 +158,18 @@ def run_stream(net: GraphNetwork, hw: dict[str, Any], settings: OracleSettings =
         accel, p_static = hardware_files(hw, settings, folder)
         (folder / "net.onnx").write_bytes(onnx_bytes(net, int(hw["bits"])))
         case = {"hardware": str(accel), "workload": str(folder / "net.onnx"), "out": str(folder / "out"),
-                "schedules": list(SCHEDULES), "time_limit_s": time_limit_s}
+                "schedules": list(SCHEDULES), "time_limit_s": time_limit_s,
+                "dataflow": str(hw["dataflow"]) if pin_dataflow else None}
         (folder / "case.json").write_text(json.dumps(case))
         done = subprocess.run([python, str(RUNNER), str(folder / "case.json")], capture_output=True, text=True,
                               timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise HwpowerError(f"Stream failed on {net.name}: {done.stderr.strip()[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    for r in result.values():
+    for schedule, r in result.items():
+        if r.get("fallback_nodes"):  # costed at an ideal cycle count and zero energy: no comparison
+            raise HwpowerError(f"Stream could not cost {r['fallback_nodes']} of {net.name} ({schedule} schedule) "
+                               "with ZigZag and fell back to an ideal cycle count at zero energy")
         r["latency_s"] = r["cycles"] / (float(hw["freq_mhz"]) * 1e6)
         r["static_pj"] = p_static * r["latency_s"] * 1e12
         r["energy_total_pj"] = r["energy_pj"] + r["static_pj"]
@@ -197,7 +204,7 @@ def _with_schedule(settings: OracleSettings, schedule: str) -> OracleSettings:
 
 def cross_check(cases: list[tuple[GraphNetwork, dict[str, Any]]] | None = None,
                 settings: OracleSettings = OracleSettings(), python: str | None = None,
-                time_limit_s: float = 60) -> dict[str, Any]:
+                time_limit_s: float = 60, pin_dataflow: bool = True) -> dict[str, Any]:
     """Stream against the oracle, both schedules, on ``cases`` (default :func:`default_cases`).
 
     Returns Spearman rank agreement and median ratios (Stream / oracle) of energy and latency per
@@ -206,7 +213,8 @@ def cross_check(cases: list[tuple[GraphNetwork, dict[str, Any]]] | None = None,
     with Progress(transient=True) as progress:
         task = progress.add_task("Stream cross-check", total=len(cases))
         for net, hw in cases:
-            rows += _rows(net, hw, run_stream(net, hw, settings, python, time_limit_s), _ours(net, hw, settings))
+            theirs = run_stream(net, hw, settings, python, time_limit_s, pin_dataflow=pin_dataflow)
+            rows += _rows(net, hw, theirs, _ours(net, hw, settings))
             progress.advance(task)
     table = pd.DataFrame(rows)
     return {**summary(table), "table": table}
