@@ -1,41 +1,20 @@
 """The block vocabulary of networks, each block a typed, validated dataclass that expands into layers.
 
-A new block type is added in one place: write a dataclass deriving from :class:`Block`, give it a
-``type_name`` and ``layers()``, and decorate it with :func:`register_block`. Reading, writing,
-validation, counting and the oracle then know it; nothing matches block types by substring.
-
-Field metadata forms the schema each block is validated against (``schema`` key):
-``pos`` positive int, ``nonneg`` non-negative int, ``posf`` positive float, ``bool``, or a tuple
-of allowed strings. Fields with a default are optional in JSON.
+What a block is (the :class:`Block` protocol, the registry, the field schema and the JSON parsing)
+is in :mod:`hwpower.networks.blockbase`, which also says how a new block type is added. Each field
+below declares its schema (``_f(schema, default)``): ``pos`` positive int, ``nonneg`` non-negative
+int, ``posf`` positive float, ``bool``, or a tuple of allowed strings.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from functools import lru_cache
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from ..errors import InputError
+from .blockbase import ACTIVATIONS, BLOCK_TYPES, Block, block_from_dict, register_block
+from .blockbase import schema_field as _f  # short: the field lists below read as schemas
 from .layers import Layer, LayerOp
-
-ACTIVATIONS = ("none", "relu", "relu6", "hswish", "hsigmoid", "swish", "sigmoid")
-
-BLOCK_TYPES: dict[str, type[Block]] = {}
-
-
-def register_block(cls: type[Block]) -> type[Block]:
-    """Class decorator: make a block type known to the JSON reader and writer."""
-    if cls.type_name in BLOCK_TYPES:
-        raise ValueError(f"block type {cls.type_name!r} registered twice")
-    BLOCK_TYPES[cls.type_name] = cls
-    return cls
-
-
-def _f(schema: Any, default: Any = dataclasses.MISSING) -> Any:
-    return field(default=default, metadata={"schema": schema})
 
 
 def conv_out_size(in_size: int, kernel: int, stride: int, padding: int) -> int:
@@ -48,92 +27,6 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     if new < 0.9 * value:
         new += divisor
     return new
-
-
-@dataclass(frozen=True)
-class Block(ABC):
-    """A block of a network: knows its input/output shape and the layers it expands into."""
-
-    type_name: ClassVar[str]
-
-    @property
-    @abstractmethod
-    def in_shape(self) -> tuple[int, int]:
-        """(channels, size) of the input tensor."""
-
-    @property
-    @abstractmethod
-    def out_shape(self) -> tuple[int, int]:
-        """(channels, size) of the output tensor."""
-
-    @abstractmethod
-    def layers(self, prefix: str = "") -> list[Layer]:
-        """The layers this block expands into, in execution order."""
-
-    def accepts(self, shape: tuple[int, int]) -> bool:
-        """Whether this block can follow a block whose output has ``shape``."""
-        return shape == self.in_shape
-
-    def check(self) -> None:
-        """Cross-field checks beyond the per-field schema; raise ``ValueError`` with the problem."""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type_name}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            out[f.name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Block:
-        """Validate ``data`` (without its ``type`` key) against the schema and build the block.
-
-        Raises ``ValueError`` naming the field and the problem; callers add file and position.
-        """
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known) - {"type"})
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown} for block type {cls.type_name!r}")
-        kwargs: dict[str, Any] = {}
-        for name, f in known.items():
-            if name not in data:
-                if f.default is dataclasses.MISSING:
-                    raise ValueError(f"missing field {name!r}")
-                continue
-            if data[name] is None and f.default is not None:  # null only stands for an optional field's default
-                raise ValueError(f"field {name!r} must not be null")
-            kwargs[name] = _validate_field(name, data[name], f.metadata["schema"])
-        block = cls(**kwargs)
-        block.check()
-        return block
-
-
-def _validate_field(name: str, value: Any, schema: Any) -> Any:
-    if value is None:
-        return None
-    if schema == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"field {name!r} must be true or false, got {value!r}")
-        return value
-    if isinstance(schema, tuple):
-        if value not in schema:
-            raise ValueError(f"field {name!r} must be one of {list(schema)}, got {value!r}")
-        return value
-    if schema in ("pos", "nonneg"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"field {name!r} must be an integer, got {value!r}")
-        if value < (1 if schema == "pos" else 0):
-            raise ValueError(f"field {name!r} must be {'positive' if schema == 'pos' else '>= 0'}, got {value}")
-        return value
-    if schema == "posf":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"field {name!r} must be a number, got {value!r}")
-        if value <= 0:
-            raise ValueError(f"field {name!r} must be positive, got {value}")
-        return float(value)
-    raise AssertionError(f"unknown schema {schema!r}")
 
 
 @register_block
@@ -379,32 +272,6 @@ class AddBlock(Block):
     def layers(self, prefix: str = "") -> list[Layer]:
         return [Layer(f"{prefix}add", LayerOp.ELTWISE, self.channels, self.channels, self.input_size,
                       self.input_size, n_inputs=2, joins="earlier")]
-
-
-def block_from_dict(data: Any) -> Block:
-    """Build a block from its JSON object; raises ``ValueError`` with the problem."""
-    if not isinstance(data, dict):
-        raise ValueError(f"a block must be a JSON object, got {type(data).__name__}")
-    # Files repeat the same blocks many times, so parsing is memoised. The key carries each value's
-    # type so that true, 1 and 1.0 (equal and hash-equal in Python) are still validated separately.
-    key = (tuple(data.items()), tuple(map(type, data.values())))
-    try:
-        hash(key)
-    except TypeError:  # a list or object among the values: invalid anyway, report it uncached
-        return _block_from_dict(data)
-    return _block_from_key(key)
-
-
-@lru_cache(maxsize=1 << 16)
-def _block_from_key(key: tuple[tuple[tuple[str, Any], ...], tuple[type, ...]]) -> Block:
-    return _block_from_dict(dict(key[0]))
-
-
-def _block_from_dict(data: dict[str, Any]) -> Block:
-    kind = data.get("type")
-    if not isinstance(kind, str) or kind not in BLOCK_TYPES:
-        raise ValueError(f"unknown block type {kind!r} (known: {sorted(BLOCK_TYPES)})")
-    return BLOCK_TYPES[kind].from_dict(data)
 
 
 __all__ = ["ACTIVATIONS", "BLOCK_TYPES", "Block", "register_block", "block_from_dict", "InputError"]

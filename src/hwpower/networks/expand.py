@@ -25,16 +25,22 @@ def _padding(layer: Layer) -> int:
     raise ValueError(f"{layer.name}: no padding turns size {layer.in_size} into {layer.out_size}")
 
 
-def _image(channels: int, size: int) -> Shape:
+def image_shape(channels: int, size: int) -> Shape:
+    """The batch-1 shape of a feature map."""
     return (1, channels, size, size)
 
 
-class _Expander:
-    """Walks the blocks, keeping the running tensor, the block input and earlier block outputs."""
+class Expander:
+    """Walks the blocks, keeping the running tensor, the block input and earlier block outputs.
+
+    The extension point for expanding blocks differently: a subclass may override
+    :meth:`second_input` (which tensor an element-wise layer joins) or :meth:`layer` (the operator
+    a block layer becomes). ``hwpower.processing.opfeatures`` expands one block in isolation so.
+    """
 
     def __init__(self, resolution: int):
         self.ops: list[Op] = []
-        self.shapes: dict[str, Shape] = {INPUT: _image(INPUT_CHANNELS, resolution)}
+        self.shapes: dict[str, Shape] = {INPUT: image_shape(INPUT_CHANNELS, resolution)}
         self.current = INPUT
         self.block_outputs: list[str] = [INPUT]
 
@@ -50,20 +56,23 @@ class _Expander:
             source = block_in if layer.branch else self.current
             if layer.op is LayerOp.POOL:  # a squeeze-excite scale multiplies what its pooling read
                 se_input = source
-            name = self.layer(layer, block, source, self._second(layer, block_in, branch, se_input))
+            name = self.layer(layer, block, source, self.second_input(layer, block_in, branch, se_input))
             if layer.branch:
                 branch = name
             else:
                 self.current = name
         self.block_outputs.append(self.current)
 
-    def _second(self, layer: Layer, block_in: str, branch: str | None, se_input: str | None) -> str | None:
+    def second_input(self, layer: Layer, block_in: str, branch: str | None, se_input: str | None) -> str | None:
+        """The tensor an element-wise ``layer`` joins with the running one (``None``: it reads one):
+        the block's input or its ``branch`` (a residual), the input of a squeeze-excite's pooling
+        (``se_input``), or an earlier block's output."""
         if layer.joins == "input":
             return branch or block_in
         if layer.joins == "se":
             return se_input
         if layer.joins == "earlier":  # the latest earlier block output of the same shape
-            want = _image(layer.out_channels, layer.out_size)
+            want = image_shape(layer.out_channels, layer.out_size)
             for name in reversed(self.block_outputs[:-1]):
                 if self.shapes[name] == want:
                     return name
@@ -71,7 +80,7 @@ class _Expander:
         return None
 
     def layer(self, layer: Layer, block: object, source: str, second: str | None) -> str:
-        out = _image(layer.out_channels, layer.out_size)
+        out = image_shape(layer.out_channels, layer.out_size)
         if layer.op is LayerOp.CONV:
             return self.add(layer.name, LayerOp.CONV, [source], out, kernel=layer.kernel, stride=layer.stride,
                             padding=_padding(layer), groups=layer.groups, bias=layer.bias,
@@ -92,7 +101,7 @@ class _Expander:
 
 def expand_network(net: Network) -> GraphNetwork:
     """The operator graph of a block network (batch 1)."""
-    walker = _Expander(net.input_resolution)
+    walker = Expander(net.input_resolution)
     for i, block in enumerate(net.blocks):
         walker.block(i, block)
     return GraphNetwork.build(walker.ops, {INPUT: walker.shapes[INPUT]}, net.name)
