@@ -71,7 +71,7 @@ def scratch(tgt: ProcessedDataset, rows: pd.DataFrame, seed: int, *, epochs: int
     nn = train_model(ds, "structured", progress=False, figures=False, epochs=epochs, batch_size=16, hidden=32,
                      patience=epochs, seed=seed, device="cpu")
     gbt = make_model("gbt", targets=("P_core", "P_bw", "latency_ms"), n_estimators=300, num_leaves=7,
-                     min_child_samples=3, seed=seed, n_jobs=1).fit(ds, progress=False)
+                     min_child_samples=3, seed=seed, n_jobs=1).fit(ds)
     return {"scratch_structured": score(tgt.val, nn.predict(tgt.val, tgt, out_of_range="ignore")),
             "scratch_gbt": score(tgt.val, Predictor(gbt).predict(tgt.val, tgt, out_of_range="ignore"))}
 

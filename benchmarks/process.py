@@ -6,6 +6,7 @@ of the raw text on disk.
 
     python benchmarks/process.py --raw /tmp/hwpower-process-bench/raw   # data from `hwpower generate`
     python benchmarks/process.py --quick                                # own small data, < 60 s
+    python benchmarks/process.py --raw RAW --decimal64   # also the size with targets as Arrow decimal64
     python benchmarks/process.py --raw RAW --compare OLD_SRC   # also time another version's package
                                                                # (OLD_SRC holds its hwpower/), same run
 
@@ -82,6 +83,44 @@ def run_child(code: str, *args: str, pythonpath: Path | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def decimal64_size(folder: Path) -> dict:
+    """Issue 16: the processed size if the decimal targets were Arrow decimal64 columns (one fixed scale
+    per column, so other tools read real decimals) instead of int32 significand + int8 exponent; same
+    zstd level, the smaller of plain and byte-stream split; residual targets unchanged."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def written(table, **kw) -> int:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd", compression_level=1, **kw)
+        return len(buf.getvalue())
+
+    storage = json.loads((folder / "manifest.json").read_text())["storage"]["targets"]
+    now = sum(p.stat().st_size for p in folder.iterdir())
+    delta, types = 0, {}
+    for split in ("train", "val"):
+        t = pq.read_table(folder / f"{split}.parquet")
+        for name, spec in storage.items():
+            if spec["encoding"] != "decimal":
+                continue
+            sig, exp = (t[c].to_numpy().astype(np.int64) for c in spec["columns"])
+            scale = int(-exp.min())
+            unscaled = sig * 10 ** (exp + scale)
+            precision = max(len(str(int(np.abs(unscaled).max()))), scale + 1)
+            if precision > 18:
+                return {"decimal64": f"{name} needs {precision} digits: not a decimal64"}
+            arr = pa.Array.from_buffers(pa.decimal64(precision, scale), len(unscaled),
+                                        pa.array(unscaled, pa.int64()).buffers())
+            one = pa.table({"v": arr})
+            delta += min(written(one, use_dictionary=False), written(one, use_dictionary=False, use_byte_stream_split=["v"]))
+            delta -= written(pa.table({"s": t[spec["columns"][0]], "e": t[spec["columns"][1]]}),
+                             use_dictionary=["e"], use_byte_stream_split=["s"])
+            types[name] = f"decimal64({precision},{scale})"
+    return {"processed_bytes_decimal64": now + delta, "decimal64_types": types}
+
+
 def size(paths) -> int:
     return sum(p.stat().st_size for p in paths)
 
@@ -92,6 +131,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small synthetic data, ends within 60 s")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--compare", type=Path, help="folder holding another version's hwpower/ package, timed too")
+    parser.add_argument("--decimal64", action="store_true", help="also the size with targets as Arrow decimal64")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="hwpower-bench-process-") as tmp:
@@ -129,6 +169,10 @@ def main() -> None:
             "size_ratio_target": 0.2, "processed_files": processed,
             "target_storage": json.loads((out / "manifest.json").read_text())["storage"]["targets"],
         }
+        if args.decimal64:
+            result |= decimal64_size(out)
+            if "processed_bytes_decimal64" in result:
+                result["size_ratio_decimal64"] = round(result["processed_bytes_decimal64"] / size(text), 3)
         if other:
             result["compare"] = {
                 "src": str(args.compare), "process_s": round(statistics.median(r["s"] for r in other), 3),

@@ -66,9 +66,9 @@ def bench_kmeans(processed: Path) -> dict[str, float]:
 
 def bench_demo(work: Path) -> tuple[float | None, str]:
     try:
-        from hwpower.demo import run_demo  # noqa: F401
+        from hwpower.cli.demo import run_demo  # noqa: F401
     except ImportError as exc:
-        return None, f"hwpower.demo.run_demo is not available ({exc})"
+        return None, f"hwpower.cli.demo.run_demo is not available ({exc})"
     t = time.perf_counter()
     cli = Path(sys.executable).parent / "hwpower"  # the console script installed beside this Python
     res = subprocess.run([str(cli), "demo", "--out", str(work / "demo")], capture_output=True, text=True, cwd=work)

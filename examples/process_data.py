@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 from hwpower.networks import read_networks
-from hwpower.processing import load_processed, process, summary_table
+from hwpower.processing import dataset_summary, load_processed, process
 
 # The embedded default data, whether this runs from the repository root or from examples/.
 RAW = Path(os.environ.get("HWPOWER_EXAMPLES_RAW") or ("data/raw" if Path("data/raw").is_dir() else "examples/data/raw"))
@@ -89,6 +89,4 @@ assert again.train.equals(ds.train) and again.networks.equals(ds.networks)
 sorted(p.name for p in PROCESSED.iterdir())
 
 # %%
-from rich.console import Console  # noqa: E402  (only to print the summary table in plain Python too)
-
-Console().print(summary_table(again))
+print(dataset_summary(again).to_string(index=False))

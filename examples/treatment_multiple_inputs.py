@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwpower.model import NetworkTables, evaluate, evaluation_table, make_model, train_model, write_evaluation
+from hwpower.model import NetworkTables, evaluate, evaluation_frame, make_model, train_model, write_evaluation
 from hwpower.model.experiments import data_experiment, sizes_experiment
 from hwpower.networks import network_from_dict
 from hwpower.processing import load_processed, process
@@ -137,9 +137,7 @@ result.candidates
 # The multiple-output model's evaluation, on unseen hardware and on unseen networks:
 
 # %%
-from rich.console import Console  # noqa: E402  (prints the table in plain Python too)
-
-Console(width=120).print(evaluation_table(ev))
+print(evaluation_frame(ev).to_string(index=False))
 
 # %% [markdown]
 # Models of random layer sizes: validation error against the number of parameters.

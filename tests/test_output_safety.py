@@ -163,7 +163,7 @@ def _search(w, out):
 # name: (arguments for an output path, the files written into it or None when the path is the file)
 FILE_COMMANDS = {
     "evaluate": (lambda w, out: ["evaluate", w / "run", w / "processed", "--out", out],
-                 ["evaluation.json", "evaluation.txt", "per_network.parquet"]),
+                 ["evaluation.json", "evaluation.txt", "per_network.parquet", "out_of_domain.json"]),
     "experiment": (lambda w, out: ["experiment", "sizes", w / "processed", "--out", out, "-n", "1", "--epochs", "1",
                                    "--quiet"], ["sizes.parquet", "sizes.json", "sizes.png"]),
     "predict": (lambda w, out: ["predict", w / "run", "--input", w / "in.csv", "--processed", w / "processed",
@@ -230,9 +230,9 @@ def test_unwritable_file_output_is_one_line(world, tmp_path, name, how):
 @pytest.fixture
 def quick_demo(monkeypatch):
     """The demo with one step that writes a file: the output handling is what is tested here."""
-    import hwpower.demo
+    import hwpower.cli.demo
 
-    monkeypatch.setattr(hwpower.demo, "STEPS", [("write", lambda ctx: (ctx.out_dir / "step.txt").write_text("x"))])
+    monkeypatch.setattr(hwpower.cli.demo, "STEPS", [("write", lambda ctx: (ctx.out_dir / "step.txt").write_text("x"))])
 
 
 def test_demo_reruns_over_its_own_output_and_refuses_others(quick_demo, world, tmp_path):

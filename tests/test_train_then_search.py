@@ -30,3 +30,13 @@ def test_recover_runs_right_after_train(tmp_path, monkeypatch):
     out = run("recover", tmp_path / "run", "--nets", RAW / "nets_ofa-mbv3.json", "--id", "3", "--target", "P=0.3",
               "--top-k", "2", "--steps", "10", "--verify")
     assert "no search data" not in out and "oracle-verified" in out and "nets_ofa-mbv3/3" in out
+    # --ray: the oracle's verification sweeps run as Ray tasks, with the same candidates and values
+    pytest.importorskip("ray")
+    import json
+
+    args = ("recover", tmp_path / "run", "--nets", RAW / "nets_ofa-mbv3.json", "--id", "3", "--target", "P=0.3",
+            "--top-k", "2", "--steps", "10", "--verify")
+    run(*args, "--out", tmp_path / "local.json")
+    run(*args, "--ray", "local", "--out", tmp_path / "ray.json")
+    local, on_ray = (json.loads((tmp_path / f).read_text()) for f in ("local.json", "ray.json"))
+    assert local["candidates"] == on_ray["candidates"] and len(local["candidates"]) >= 2

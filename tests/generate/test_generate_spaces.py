@@ -20,6 +20,7 @@ def test_default_recipe_is_the_cross_family_mix_without_zoo_models():
     config = GenerateConfig()
     assert tuple(parse_spaces(config.search_space)) == SPACES and config.search_space == DEFAULT_SPACES
     assert not config.include_reference
+    assert (config.networks, config.train_rows, config.val_rows) == (300, 30_000, 3_000)  # the benchmark-backed default
 
 
 def test_each_space_has_its_file_and_same_seed_same_files(tmp_path):

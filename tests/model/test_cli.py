@@ -119,5 +119,5 @@ def test_experiments(tiny_dir, tmp_path):
 def test_predict_warns_outside_the_trained_range(runs, nets_file):
     out = run("predict", str(runs / "structured"), "--nets", str(nets_file), "--id", "3",
               "--hw", HW.replace("pe_rows=16", "pe_rows=64"))
-    assert "warning: hardware: row 0: pe_rows=64 is outside the trained range [8, 32]" in " ".join(out.split())
+    assert "warning: OutOfRangeWarning: hardware: row 0: pe_rows=64 is outside the trained range [8, 32] (1 row(s))" in " ".join(out.split())
     assert "P = " in out

@@ -39,3 +39,29 @@ def test_data_verdict_flattened_or_not():
     flat = pd.DataFrame({"train_rows": [1000, 2000, 4000], "val_mape_pct": [8.0, 3.0, 2.9]})
     assert not data_verdict(still).flattened and data_verdict(still).last_gain == pytest.approx(0.4)
     assert data_verdict(flat).flattened and "flattened" in data_verdict(flat).message
+
+
+def test_write_evaluation_gives_tables_and_the_out_of_domain_list(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from hwpower.cli.tables import evaluation_table
+    from hwpower.model.evaluate import Evaluation, evaluation_frame, write_evaluation
+
+    m = metrics(np.array([1.0, 2.0]), np.array([1.1, 1.8]))
+    problem = {"network": "nets_x/0", "op_index": 1, "operator": "s0.a", "kind": "conv2d", "reason": "range",
+               "feature": "kernel", "value": 11.0, "trained": "[1, 7]", "excess": 0.8}
+    per_net = pd.DataFrame({"network": ["nets_x/0"], "split": ["unseen_networks"], "n": [2], "mape_pct": [10.0]})
+    ev = Evaluation("structured", {"unseen_networks": {"P": m}}, {}, per_net, [problem])
+    frame = evaluation_frame(ev)
+    assert frame[["split", "target", "n"]].values.tolist() == [["networks", "P", 2]]
+    assert frame.loc[0, "mape_pct"] == pytest.approx(10.0)
+    paths = write_evaluation(ev, tmp_path)
+    saved = json.loads(paths["out_of_domain"].read_text())
+    assert saved["model"] == "structured" and saved["operators"] == [problem]
+    text = paths["txt"].read_text()
+    assert "Evaluation of the structured model" in text and "nets_x/0" in text and "10.0" in text
+    table = evaluation_table(ev)  # the command line's rendering of the same data
+    assert [c.header for c in table.columns][:4] == ["unseen", "target", "n", "MAPE"]
+    assert list(table.columns[3].cells) == ["10.000"]

@@ -21,9 +21,9 @@ FAST = dict(epochs=12, batch_size=128, lr=3e-3, hidden=32, device="cpu")
 @pytest.fixture(scope="module")
 def trained(tiny_ds) -> dict[str, Predictor]:
     return {
-        "structured": Predictor(make_model("structured", targets=("P_core", "P_bw", "latency_ms"), **FAST).fit(tiny_ds, progress=False)),
-        "mlp": Predictor(make_model("mlp", targets=("P_core", "P_bw"), mlp_hidden=(64, 64), **{k: v for k, v in FAST.items() if k != "hidden"}).fit(tiny_ds, progress=False)),
-        "gbt": Predictor(make_model("gbt", targets=("P",), n_estimators=200, n_jobs=1).fit(tiny_ds, progress=False)),
+        "structured": Predictor(make_model("structured", targets=("P_core", "P_bw", "latency_ms"), **FAST).fit(tiny_ds)),
+        "mlp": Predictor(make_model("mlp", targets=("P_core", "P_bw"), mlp_hidden=(64, 64), **{k: v for k, v in FAST.items() if k != "hidden"}).fit(tiny_ds)),
+        "gbt": Predictor(make_model("gbt", targets=("P",), n_estimators=200, n_jobs=1).fit(tiny_ds)),
     }
 
 
@@ -110,7 +110,7 @@ def test_flat_mlp_refuses_deeper_networks(trained):
 
 def test_unknown_target_and_model_are_refused(tiny_ds):
     with pytest.raises(InputError, match="unknown target"):
-        NeuralPowerModel(targets=("power",)).fit(tiny_ds, progress=False)
+        NeuralPowerModel(targets=("power",)).fit(tiny_ds)
     with pytest.raises(InputError, match="unknown model 'rnn'"):
         make_model("rnn")
 

@@ -117,10 +117,14 @@ def test_support_warns_on_weights_far_beyond_training(ops_run, oracle_ds):
     x = (1, wide)
     big = GraphNetwork.build([Op.build("fc", "linear", ["x"], [x], (1, wide))], {"x": x}, name="wide")
     assert big.ops[0].weights > 16 * hi
-    with pytest.warns(NetworkSupportWarning, match=r"network big, operator 0 \(fc\) \(linear\): weights=\S+ is outside "
-                                                   r"the trained range \[\S+, \S+\]"):
+    with pytest.warns(NetworkSupportWarning, match=r"network big, operator 0 \(fc\) \(linear\): \w+=\S+ is outside "
+                                                   r"the trained range \[\S+, \S+\].*1 of 1 operator\(s\) outside the "
+                                                   r"training support \(.*weights.*\)") as caught:
         predictor.predict(_hw(oracle_ds, 3).assign(network="big"), {"big": big})
-    with pytest.raises(InputError, match="weights=.* is outside the trained range"):
+    details = next(w.message.details for w in caught if isinstance(w.message, NetworkSupportWarning))
+    weights = next(d for d in details if d["feature"] == "weights")  # every feature outside is in the details
+    assert weights["value"] == big.ops[0].weights and weights["trained"].endswith(f"{hi:g}]")
+    with pytest.raises(InputError, match=r"operator 0 \(fc\) \(linear\): \w+=\S+ is outside the trained range.*weights"):
         predictor.predict(_hw(oracle_ds, 3).assign(network="big"), {"big": big}, out_of_range="error")
 
 
@@ -129,8 +133,15 @@ def test_support_warns_on_a_kernel_larger_than_any_trained(ops_run, oracle_ds):
     assert predictor.model.support_.kinds["conv2d"].ranges["kernel"] == [1.0, 7.0]
     with pytest.warns(NetworkSupportWarning) as caught:
         predictor.predict(_hw(oracle_ds, 3).assign(network="k11"), {"k11": conv_stack(kernel=11)})
-    texts = [str(w.message) for w in caught]
-    assert any("operator 1 (s0.a) (conv2d): kernel=11 is outside the trained range [1, 7]" in t for t in texts), texts
+    support = [w.message for w in caught if isinstance(w.message, NetworkSupportWarning)]
+    assert len(support) == 1  # one line for the network, however many operators and features are outside
+    details, n_ops = support[0].details, len(conv_stack(kernel=11).ops)
+    assert {"network": "k11", "op_index": 1, "operator": "s0.a", "kind": "conv2d", "reason": "range",
+            "feature": "kernel", "value": 11.0, "trained": "[1, 7]"}.items() <= next(
+                d for d in details if d["feature"] == "kernel").items()
+    n_out = len({d["op_index"] for d in details})
+    assert f"; {n_out} of {n_ops} operator(s) outside the training support (" in str(support[0])
+    assert "kernel" in str(support[0]).rsplit("support (", 1)[1]  # the features named in the line
 
 
 def test_an_unseen_operator_kind_is_an_error(ops_run, oracle_ds):
@@ -155,12 +166,17 @@ def test_strict_exits_2_on_a_network_outside_the_support(ops_run, oracle_ds, tmp
     ok = runner.invoke(app, ["predict", str(ops_run), "--nets", str(tmp_path / "nets_x.json"), "--id", "0", "--hw", spec])
     assert ok.exit_code == 0, ok.output
     said = " ".join(ok.output.split())
-    assert "nets_x/0, operator 1 (s0.a) (conv2d): kernel=11 is outside the trained range [1, 7]" in said
-    assert "P = " in said
+    assert said.count("NetworkSupportWarning") == 1 and "network nets_x/0, operator " in said
+    assert "outside the training support (" in said and "--debug lists all" in said and "P = " in said
+    debug = runner.invoke(app, ["--debug", "predict", str(ops_run), "--nets", str(tmp_path / "nets_x.json"), "--id",
+                                "0", "--hw", spec])  # the full list, one line per operator and feature
+    assert "nets_x/0, operator 1 (s0.a) (conv2d): kernel=11 is outside the trained range [1, 7]" in debug.output
     strict = runner.invoke(app, ["predict", str(ops_run), "--nets", str(tmp_path / "nets_x.json"), "--id", "0",
                                  "--hw", spec, "--strict"])
     assert strict.exit_code == 2, strict.output
-    assert "kernel=11" in " ".join(strict.output.split()) and "P = " not in strict.output
+    refused = " ".join(strict.output.split())
+    assert "error: " in refused and "network nets_x/0, operator " in refused and "P = " not in refused
+    assert "kernel" in refused.rsplit("outside the training support (", 1)[1]  # the features outside, named
 
 
 def test_non_finite_predictions_are_never_returned_silently():
@@ -179,3 +195,24 @@ def test_non_finite_predictions_are_never_returned_silently():
     with pytest.raises(InputError, match="above the physical maximum"):
         check_physical(huge, hw, nets, np.array([1e8, 1e8]), policy="error")
     assert check_physical(pd.DataFrame({"P": [1.0], "latency_ms": [5.0]}), hw.head(1), nets.head(1), np.array([1e9])) == []
+
+
+def test_networks_never_trained_on_are_scored_against_the_oracle(ops_run):
+    from hwpower.model.evaluate import evaluate_networks, oracle_rows
+
+    predictor = Predictor.load(ops_run)
+    nets = {"plain": conv_stack(), "k11": conv_stack(kernel=11)}
+    rows = oracle_rows(nets, 12, seed=0)
+    assert len(rows) == 24 and (rows.groupby("network").size() == 12).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PhysicsWarning)
+        zoo = evaluate_networks(predictor, nets, rows).set_index("network")
+        pred = predictor.predict(rows[rows["network"] == "k11"].drop(columns=[*TARGETS, "area_mm2"]),
+                                 nets, out_of_range="ignore")
+    truth = rows.loc[rows["network"] == "k11", "P"].to_numpy()
+    ape = np.abs(pred["P"].to_numpy() / truth - 1) * 100
+    assert zoo.loc["k11", "mape_pct"] == pytest.approx(ape.mean())
+    assert zoo.loc["k11", "within_10_pct"] == pytest.approx((ape <= 10).mean() * 100)
+    said = zoo.loc["k11", "out_of_domain"]  # the guard's one line, returned as data
+    assert said.startswith("zoo: network k11, operator ") and "kernel" in said.rsplit("support (", 1)[1]
+    assert zoo.loc["k11", "ops_outside"] == int(said.split("; ")[1].split(" of ")[0])

@@ -133,7 +133,7 @@ def test_conv_macs_follow_the_loop_nest(c, k, size, kernel, stride, dilation, gr
 
 def test_predictor_commands_read_graph_networks_with_their_keys(tmp_path):
     """Issue 12: the predictor and its search read operator graphs (no more block-only guard)."""
-    from hwpower.model.cli_support import load_networks
+    from hwpower.cli.predict_inputs import load_networks
     from hwpower.networks import GraphNetwork, write_networks
     from hwpower.search.inputs import pick_networks
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hwpower.cli import app, common
 from hwpower.networks import read_networks, sample_networks
 from hwpower.networks.builder import GraphBuilder
-from hwpower.networks.show import graph_table, network_table, op_fields, summary_table
+from hwpower.cli.network_tables import graph_table, network_table, op_fields, summary_table
 
 runner = CliRunner()
 

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hwpower.processing import decimal as dec
+from hwpower.processing import targets as tgt
 from hwpower.processing.decimal import (
-    Decimal, Relation, apply_residual, choose_storage, dec_product, dec_round, dec_sum, decode_targets,
-    encode_tables, encode_targets, find_decimal, from_decimal, residual, stored_target_choice_text, to_decimal,
+    Decimal, apply_residual, dec_product, dec_round, dec_sum, find_decimal, from_decimal, residual, to_decimal,
+)
+from hwpower.processing.targets import (
+    Relation, choose_storage, decode_targets, encode_tables, encode_targets, stored_target_choice_text,
 )
 
 RELATIONS = [Relation("P", "sum", ("P_core", "P_bw")), Relation("energy_mj", "product", ("P", "latency_ms"))]
@@ -308,7 +310,7 @@ def test_choose_storage_fits_every_table():
 
 
 def test_several_blocks(monkeypatch):
-    monkeypatch.setattr(dec, "_BLOCK", 64)
+    monkeypatch.setattr(tgt, "_BLOCK", 64)
     table = realistic(1000, 4)
     arrays, storage = encode_targets(table, RELATIONS)
     assert storage["P"]["encoding"] == "residual"

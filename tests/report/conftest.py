@@ -78,6 +78,19 @@ def processed_dir(tmp_path_factory) -> Path:
     return path
 
 
+# per-network errors of an evaluation (two families) and zoo networks scored against the oracle
+PER_NETWORK = [{"network": "nets_0/1", "split": "unseen_hardware", "n": 10, "mape_pct": 4.0, "max_ape_pct": 9.0},
+               {"network": "nets_0/2", "split": "unseen_hardware", "n": 30, "mape_pct": 8.0, "max_ape_pct": 15.0},
+               {"network": "nets_0/12", "split": "unseen_networks", "n": 20, "mape_pct": 6.0, "max_ape_pct": 11.0},
+               {"network": "nets_resnet/3", "split": "unseen_networks", "n": 5, "mape_pct": 3.0, "max_ape_pct": 5.0}]
+ZOO = [{"network": "torchvision:resnet18", "n": 200, "mape_pct": 6.9, "within_10_pct": 74.0, "max_ape_pct": 30.0,
+        "out_of_domain": "", "ops_outside": 0},
+       {"network": "torchvision:alexnet", "n": 200, "mape_pct": 22.9, "within_10_pct": 24.0, "max_ape_pct": 60.0,
+        "out_of_domain": "zoo: network torchvision:alexnet, operator 1 (features.0) (conv2d): kernel=11 is outside "
+                         "the trained range [1, 7] of conv2d operators; 4 of 13 operator(s) outside the training "
+                         "support (kernel); the prediction extrapolates", "ops_outside": 4}]
+
+
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
     """A run folder as train, evaluate, the experiments and a design search leave it (no checkpoint)."""
@@ -91,7 +104,8 @@ def run_dir(tmp_path_factory):
         "splits": {"unseen_hardware": {"P": metric, "P_core": {**metric, "mape_pct": 3.0}},
                    "unseen_networks": {"P": {**metric, "mape_pct": 7.9}}},
         "worst": {"unseen_hardware": [{"network": "nets_0/1", "P": 1.0, "P_pred": 1.2, "error_pct": 20.0}]},
-        "per_network": []}))
+        "per_network": PER_NETWORK}))
+    (run / "zoo.json").write_text(json.dumps({"hardware_configurations": 200, "networks": ZOO}))
     (run / "experiments").mkdir()
     (run / "experiments" / "sizes.json").write_text(json.dumps(
         {"arch": "structured", "rows": [{"model": 0, "n_parameters": 1000, "val_mape_pct": 6.0},

@@ -43,7 +43,7 @@ def test_report_loads_and_every_image_renders(full_report, browser):
     assert browser.title == "hwpower report"
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
-    assert len(images) == 8  # seven figures of the report and the run's own parity plot
+    assert len(images) == 9  # eight figures of the report (cross-family among them) and the run's own parity plot
     for alt, complete, width, height in images:
         assert complete and width > 0 and height > 0, f"image {alt!r} did not render"
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

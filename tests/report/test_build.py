@@ -15,7 +15,7 @@ from hwpower.report import STARTS_FILE, build_report
 from hwpower.search.starts import StartPoints
 
 FIGURES = {"power_histograms", "hardware_pca", "kmeans_choice", "power_by_network", "error_by_network",
-           "error_vs_network_size", "training_history", "run_parity"}
+           "error_vs_network_size", "training_history", "run_parity", "cross_family"}
 
 
 def test_full_report_has_every_figure_and_table(full_report, run_dir):
@@ -34,6 +34,12 @@ def test_full_report_has_every_figure_and_table(full_report, run_dir):
     assert metrics.loc[("unseen_networks", "P"), "mape_pct"] == 7.9
     assert len(metrics) == 3
     assert StartPoints.load(folder / STARTS_FILE).k >= 2
+    families = pd.read_csv(folder / "error_by_family.csv").set_index(["family", "split"])
+    assert families.loc[("0", "hardware"), "mape_pct"] == pytest.approx(7.0)  # (10 x 4 + 30 x 8) / 40 rows
+    assert families.loc[("0", "hardware"), "worst_network"] == "nets_0/2"
+    assert families.loc[("resnet", "networks"), "networks"] == 1
+    zoo = pd.read_csv(folder / "zoo_errors.csv").set_index("network")
+    assert zoo.loc["torchvision:alexnet", "ops_outside"] == 4 and "kernel=11" in html
 
 
 def test_cli_report_and_stats(processed_dir, run_dir, full_report, tmp_path):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hwpower.errors import InputError
 from hwpower.report.figures import new_figure
 from hwpower.report.page import MAX_HTML_ROWS, FigureItem, Section, TableItem, render_html, write_report
-from hwpower.report.run import evaluation_metrics, json_tables, read_run
+from hwpower.report.artifacts import evaluation_metrics, json_tables, read_run
 
 
 def _fig(title: str):

@@ -19,7 +19,7 @@ HIDDEN = pd.DataFrame([dict(pe_rows=8, pe_cols=8, glb_kib=256, dram_gbps=16, fre
 @pytest.fixture
 def setup(ctx, nets, tmp_path, monkeypatch):
     import hwpower.cli.search as cli_search
-    monkeypatch.setattr(cli_search, "_context", lambda run_dir, data, seed, steps: ctx)
+    monkeypatch.setattr(cli_search, "_context", lambda run_dir, data, seed, steps, ray=None: ctx)
     nets_file = tmp_path / "nets_t.json"
     write_networks(nets_file, dict(enumerate(nets)))
     return tmp_path, nets_file
@@ -73,6 +73,17 @@ def test_design_cli_with_fix_and_constraint(setup):
     assert all(c["bits"] == 8 for c in data["candidates"])
     assert data["meta"]["best"]["bits"] == 8 and data["meta"]["constraints"] == ["latency_ms<=40"]
     assert "best oracle-feasible" in res.output
+
+
+def test_design_cli_margin_and_truth_calls(setup):
+    tmp, nets_file = setup
+    res = runner.invoke(app, ["design", str(tmp / "run"), "--nets", str(nets_file), "--id", "0", "--constraint",
+                              "latency_ms<=40", "--margin", "0.05", "--truth-calls", "20", "--verify", "--out", str(tmp / "m.json")])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp / "m.json").read_text())["meta"]
+    assert meta["margin"] == 0.05 and meta["oracle_calls"] <= 20 and meta["n_verified"] == 20
+    bad = runner.invoke(app, ["design", str(tmp / "run"), "--nets", str(nets_file), "--id", "0", "--margin", "-1"])
+    assert bad.exit_code == 2
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,8 +82,9 @@ def test_design_matches_exhaustive_optimum(ctx, nets):
     res = design(ctx, [nets[2]], objective="P", constraints=cons, verify=True)
     truth = exhaustive(DesignTask([nets[2]], parse_objective("P"), cons), FakeOracle(), SPACE)
     assert res.meta["best_oracle_objective"] <= truth.best_objective * 1.02
-    assert res.meta["oracle_calls"] == len(res.candidates)
-    assert res.candidates["pred_feasible"].iloc[0]
+    assert res.meta["oracle_calls"] == res.meta["n_verified"] >= len(res.candidates) == 8
+    assert res.candidates["oracle_feasible"].iloc[0]
+    assert res.candidates["oracle_objective"].iloc[0] == res.meta["best_oracle_objective"]
 
 
 def test_design_weighted_set_with_fixed_bits(ctx, nets):
@@ -104,6 +105,8 @@ def test_bad_queries_name_the_problem(ctx, nets):
     ctx.oracle = None
     with pytest.raises(InputError, match="needs an oracle"):
         recover(ctx, [RecoverQuery(nets[0], {"P": 1.0})], verify=True)
+    with pytest.raises(InputError, match="needs an oracle"):
+        design(ctx, nets[:1], verify=True)
 
 
 def test_iterated_local_search_and_per_combination_polish_only_ever_improve(ctx, nets):

@@ -1,4 +1,6 @@
-"""The ``hwpower`` command line. Each module here only parses arguments and calls the library."""
+"""The ``hwpower`` command line. Each module here only parses arguments, calls the library and
+prints what it returns (the Rich tables are built in :mod:`.tables`). Command modules import the
+library inside their commands, so that ``hwpower --help`` loads neither torch nor pandas."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import warnings
 import typer
 
 from ..plausibility import set_warning_sink
-from . import nets as _nets
-from .common import print_warning, set_debug
+from . import adapt, demo, generate, nets, oracle, process, report, search, train
+from .common import print_python_warning, print_warning, set_debug
 
 app = typer.Typer(
     name="hwpower",
@@ -22,14 +24,15 @@ app = typer.Typer(
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logging."),
           debug: bool = typer.Option(False, "--debug", help="Show the Python traceback of an error instead of one "
-                                     "line (for reporting a bug).")) -> None:
+                                     "line (for reporting a bug), and every operator and feature an out-of-domain "
+                                     "warning summarizes.")) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     set_debug(debug)
     set_warning_sink(print_warning)  # warnings (implausible values, repeated rows) as one line each on stderr
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print_warning(f"{category.__name__}: {message}")
+    print_python_warning(message, category)
 
 
 def main() -> None:
@@ -41,14 +44,6 @@ def main() -> None:
         app()
 
 
-app.add_typer(_nets.app, name="nets")
-
-# Other command groups register here, one module each (see the modules of this package).
-for _module_name in ("oracle", "generate", "process", "train", "adapt", "search", "report", "demo"):
-    try:
-        _module = __import__(f"{__name__}.{_module_name}", fromlist=["register"])
-    except ModuleNotFoundError as exc:  # only a module not written yet is skipped; real import errors surface
-        if exc.name != f"{__name__}.{_module_name}":
-            raise
-        continue
+app.add_typer(nets.app, name="nets")
+for _module in (oracle, generate, process, train, adapt, search, report, demo):  # one command group each
     _module.register(app)

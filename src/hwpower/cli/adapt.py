@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from .common import FORCE, console, user_errors
+from .tables import evaluation_table
 
 
 def adapt(
@@ -25,7 +26,7 @@ def adapt(
     """Adapt a predictor to a new source of measurements (few-shot: 10-100 rows)."""
     from ..io import check_output_dir
     from ..model.adapt import adapt_run, log_error_summary
-    from ..model.evaluate import evaluate, evaluation_table, write_evaluation
+    from ..model.evaluate import evaluate, write_evaluation
     from ..processing import load_processed
     from ..runstate import warn_if_incomplete
 

@@ -36,6 +36,19 @@ def print_warning(message: str) -> None:
     err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def print_python_warning(message: Warning | str, category: type[Warning]) -> None:
+    """A Python warning as one line. The out-of-domain guard's warnings carry ``details`` (every
+    operator and feature outside the training support): ``--debug`` prints them one per line."""
+    details = getattr(message, "details", None) or []
+    more = f" (hwpower --debug lists all {len(details)})" if len(details) > 1 and not _State.debug else ""
+    print_warning(f"{category.__name__}: {message}{more}")
+    if details and _State.debug:
+        from ..model.support import describe
+
+        for problem in details:
+            err_console.print(f"  {escape(describe(problem))}", highlight=False, soft_wrap=True)
+
+
 def _data_errors() -> tuple[type[BaseException], ...]:
     """Errors of reading data that are the input's fault, not hwpower's: those of the libraries
     already imported (one that was not imported cannot have raised)."""

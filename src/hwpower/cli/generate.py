@@ -14,18 +14,21 @@ DEFAULT_SPACES = "ofa-mbv3,resnet,transformer,mixed"  # = hwpower.generate.plan.
 def generate_cmd(
     out: Path = typer.Option(..., help="Raw data folder: new, empty, or a previous output of `hwpower generate` "
                              "(with --force; replaced as a whole)."),
-    networks: int = typer.Option(50, help="Networks sampled from the search spaces, split by their shares."),
+    networks: int = typer.Option(300, help="Networks sampled from the search spaces, split by their shares."),
     spaces: str = typer.Option(DEFAULT_SPACES, help="Search spaces and shares, NAME[:SHARE],... (a missing share "
                                "is 1); one nets file per space (nets_NAME.json), or nets_0.json for a single space."),
-    train_rows: int = typer.Option(5000, help="Training rows in total."),
-    val_rows: int = typer.Option(1000, help="Validation rows in total."),
+    train_rows: int = typer.Option(30_000, help="Training rows in total."),
+    val_rows: int = typer.Option(3_000, help="Validation rows in total."),
     seed: int = typer.Option(0, help="Random seed; same seed, byte-identical files."),
     space: Path | None = typer.Option(None, help="Hardware space file (TOML); default: the built-in space."),
     noise: float = typer.Option(0.0, help="Relative measurement noise on P_core, P_bw and latency."),
     backend: str = typer.Option("analytical", help="analytical or zigzag."),
     heldout_fraction: float = typer.Option(0.2, help="Fraction of networks that appear only in val."),
-    shards: int = typer.Option(4, help="Files per split."),
-    ray: str | None = typer.Option(None, "--ray", help="Spread shards over Ray: auto, local or a cluster ADDRESS."),
+    shards: int | None = typer.Option(None, help="Files per split; default 4, more when a file would exceed "
+                                      "250,000 rows (memory follows the largest file, not the rows: docs/scale.md)."),
+    ray: str | None = typer.Option(None, "--ray", help="Spread shards over Ray: local (a Ray instance on this "
+                                   "machine), auto (the cluster this machine joined) or a cluster ADDRESS; the same "
+                                   "files as a local run (docs/scale.md)."),
     tech_nm: int = typer.Option(45, help="Technology node (nm): 45 or 65."),
     dram: str = typer.Option("lpddr4", help="DRAM type: lpddr4, gddr5, hbm2, ddr3."),
     schedule: str = typer.Option("fused", help="fused: activations that fit stay on chip (whole or as depth-first "

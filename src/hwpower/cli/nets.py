@@ -111,7 +111,7 @@ def show(
 ) -> None:
     """Block or operator table of one network (MACs, weights, activations, totals), or a summary of many."""
     from ..networks import read_networks
-    from ..networks.show import network_table, summary_table
+    from .network_tables import network_table, summary_table
 
     with user_errors():
         nets = read_networks(file)

@@ -22,18 +22,22 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2) what is otherwise a warning: duplicate "
                                     "rows, validation rows repeated in training, implausible hardware values or "
                                     "networks, a last line without newline, a shard changed since generated."),
+        ray: str | None = typer.Option(None, "--ray", help="Read, parse and check the shards as Ray tasks: local, "
+                                       "auto or a cluster ADDRESS; the same files as a local run (docs/scale.md)."),
         force: bool = FORCE,
     ) -> None:
         """Merge train/val shards, store each network once with its features, write Parquet + manifest."""
         from ..io import check_output_dir
-        from ..processing import process, summary_table
+        from ..processing import process
+        from .tables import dataset_table
 
         with user_errors():
             check_output_dir(out, command="process", force=force, inputs=[raw_dir, schema])
-            ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress, strict=strict)
+            ds = process(raw_dir, out, schema=schema, skip_bad_rows=skip_bad_rows, progress=progress, strict=strict,
+                         ray_address=ray)
         if ds.manifest["schema"]["inferred"]:
             console.print(ds.manifest["schema"]["description"], markup=False, highlight=False)
-        console.print(summary_table(ds))
+        console.print(dataset_table(ds))
         if len(ds.rejects):
             console.print(f"{len(ds.rejects)} rejected rows set aside in {out / 'rejects.parquet'}")
         console.print(f"wrote {out}")

@@ -16,15 +16,17 @@ TOP = typer.Option(5, "--top-k", min=1, help="Candidates to return.")
 OUT = typer.Option(None, "--out", help="Also write the result as JSON here (an existing file only with --force).")
 SEED = typer.Option(0, "--seed", help="Random seed (random starts); same seed, same result.")
 STEPS = typer.Option(100, "--steps", min=1, help="Gradient steps of the descent.")
+RAY = typer.Option(None, "--ray", help="Run the oracle's sweeps on Ray: local, auto or a cluster ADDRESS "
+                   "(docs/scale.md); same results as without.")
 
 
-def _context(run_dir: Path, data: Path | None, seed: int, steps: int):
+def _context(run_dir: Path, data: Path | None, seed: int, steps: int, ray: str | None = None):
     from ..search import DescentConfig
     from ..runstate import warn_if_incomplete
     from ..search.run import load_context
 
     warn_if_incomplete(run_dir)
-    return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed))
+    return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed), ray=ray)
 
 
 def _check_out(out: Path | None, force: bool, run_dir: Path, *inputs: Path | None) -> None:
@@ -56,7 +58,8 @@ def recover_cmd(
     ids: list[int] = typer.Option(..., "--id", help="Network id in --nets (repeatable)."),
     targets: list[str] = typer.Option(..., "--target", help="P=1.3 or P_core=0.8,P_bw=0.4 (one, or one per --id)."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = TOP, verify: bool = VERIFY,
-    out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
+    out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    ray: str | None = RAY, force: bool = FORCE_FILE,
 ) -> None:
     """Hardware configurations on which the network(s) draw the target power(s) (the seed's experiment)."""
     from ..search import RecoverQuery, parse_fixes, parse_target, recover
@@ -69,7 +72,7 @@ def recover_cmd(
             raise InputError(f"give one --target, or one per --id ({len(ids)}); got {len(targets)}")
         goals = [parse_target(t) for t in targets] * (len(ids) if len(targets) == 1 else 1)
         networks = pick_networks(nets, ids)
-        ctx = _context(run_dir, data, seed, steps)
+        ctx = _context(run_dir, data, seed, steps, ray)
         queries = [RecoverQuery(n, g, f"{nets.stem}/{i}") for n, g, i in zip(networks, goals, ids)]
         result = recover(ctx, queries, fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify, seed=seed)
         _show(result, out)
@@ -80,7 +83,8 @@ def identify_cmd(
     measurements: Path = typer.Option(..., "--measurements", help="Table: network, then measured outputs (P_core, P_bw or P ...)."),
     nets: Path = typer.Option(..., "--nets", help="nets_*.json file; the table's network column holds its ids."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(10, "--top-k", min=1),
-    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    ray: str | None = RAY, force: bool = FORCE_FILE,
 ) -> None:
     """Recover one unknown accelerator's parameters from several networks' measured powers."""
     from ..errors import InputError
@@ -95,7 +99,7 @@ def identify_cmd(
         except ValueError:
             raise InputError("the network column must hold ids of networks in --nets", file=str(measurements)) from None
         networks = pick_networks(nets, ids)
-        ctx = _context(run_dir, data, seed, steps)
+        ctx = _context(run_dir, data, seed, steps, ray)
         result = identify(ctx, networks, table.drop(columns=["network"]), names=[f"{nets.stem}/{i}" for i in ids],
                           fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify, seed=seed)
         _show(result, out)
@@ -111,7 +115,10 @@ def design_cmd(
     budget: int = typer.Option(500, "--budget", min=1, help="With --objectives: oracle calls for verification (configurations x networks)."),
     constraints: list[str] = typer.Option([], "--constraint", help="On predicted outputs, e.g. 'latency_ms<=5' (repeatable)."),
     data: Path | None = DATA, fix: list[str] = FIX, top_k: int = typer.Option(8, "--top-k", min=1),
-    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS, force: bool = FORCE_FILE,
+    verify: bool = VERIFY, out: Path | None = OUT, seed: int = SEED, steps: int = STEPS,
+    ray: str | None = RAY, force: bool = FORCE_FILE,
+    margin: float | None = typer.Option(None, "--margin", min=0.0, help="Relative margin on predicted constraints (default: the run's calibrated 90% half-width)."),
+    truth_calls: int | None = typer.Option(None, "--truth-calls", min=1, help="With --verify: most oracle calls for verification and the local search on the truth."),
 ) -> None:
     """Minimize power, energy or latency subject to constraints and fixed parameters."""
     from ..search import design, parse_constraint, parse_fixes, parse_objective
@@ -124,10 +131,11 @@ def design_cmd(
         objective = parse_objective(minimize)
         cons = [parse_constraint(c) for c in constraints]
         networks = pick_networks(nets, ids)
-        ctx = _context(run_dir, data, seed, steps)
+        ctx = _context(run_dir, data, seed, steps, ray)
         result = design(ctx, networks, weights=weights or None, objective=objective, constraints=cons,
                         fixed=parse_fixes(fix, ctx.space), top_k=top_k, verify=verify,
-                        names=[f"{nets.stem}/{i}" for i in ids], seed=seed, objectives=objectives, budget=budget)
+                        names=[f"{nets.stem}/{i}" for i in ids], seed=seed, objectives=objectives, budget=budget,
+                        margin=margin, truth_calls=truth_calls)
         if objectives:
             _show_front(result, out)
             return

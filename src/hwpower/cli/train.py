@@ -10,7 +10,8 @@ import typer
 from ..errors import InputError
 from ..plausibility import hardware_warnings, network_warnings, warn_all
 from ..runstate import warn_if_incomplete
-from .common import FORCE, FORCE_FILE, console, err_console, parse_assignments, user_errors
+from .common import FORCE, FORCE_FILE, console, err_console, parse_assignments, print_python_warning, user_errors
+from .tables import evaluation_table
 
 experiment_app = typer.Typer(help="The seed's experiments: random model sizes, and whether more data helps.",
                              no_args_is_help=True)
@@ -45,12 +46,15 @@ def train(
     threads: int = typer.Option(0, min=0, help="CPU threads for torch (0: torch's default). 1 avoids "
                                 "oversubscription on a busy shared machine."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    stream: bool = typer.Option(None, "--stream/--no-stream", help="Read the training rows batch by batch from "
+                                "Parquet instead of into memory (default: only when the dataset would not fit; "
+                                "docs/scale.md)."),
     force: bool = FORCE,
 ) -> None:
     """Train a power predictor on a processed dataset."""
     from ..io import check_output_dir
-    from ..model.evaluate import evaluate, evaluation_table, write_evaluation
-    from ..model.run import train_model
+    from ..model.evaluate import evaluate, write_evaluation
+    from ..model.runner import train_model
     from ..processing import load_processed
     from ..search.run import prepare as prepare_search
 
@@ -63,12 +67,13 @@ def train(
         if resume:
             _check_resume(ctx, out, model=model, targets=_targets(targets), elements=elements, epochs=epochs,
                           batch_size=batch_size, lr=lr, hidden=hidden, depth=depth, patience=patience, seed=seed)
-        ds = load_processed(processed_dir)
-        params = dict(targets=_targets(targets), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        ds = load_processed(processed_dir, stream="auto" if stream is None else stream, seed=seed)
+        params = dict(targets=_targets(targets), seed=seed)  # each model's own parameters only (make_model)
         if model == "gbt":
             params.update(n_estimators=trees, n_jobs=threads or 2)
         else:
-            params.update(elements=elements, hidden=hidden, depth=depth, patience=patience, device=device)
+            params.update(epochs=epochs, batch_size=batch_size, lr=lr, elements=elements, hidden=hidden,
+                          depth=depth, patience=patience, device=device)
         predictor = train_model(ds, model, run_dir=out, resume=resume, force=force, progress=not quiet,
                                 **({"device": device} if resume else params))
         ev = evaluate(predictor, ds)
@@ -86,7 +91,7 @@ def train(
 
 def _check_resume(ctx: typer.Context, run_dir: Path, **values) -> None:
     """--resume with an option given on the command line that differs from the saved run: an error."""
-    from ..model.run import saved_params
+    from ..model.runner import saved_params
     from ..runstate import check_resume_options
 
     def typed(name: str) -> bool:  # by name: typer vendors its own click, whose ParameterSource is another enum
@@ -117,7 +122,7 @@ def predict(
 ) -> None:
     """Predict power (W), latency (ms) and energy (mJ) for one configuration or a table of them."""
     from ..io import check_output_file
-    from ..model.cli_support import load_networks, predict_batch, predict_single
+    from .predict_inputs import load_networks, predict_batch, predict_single
     from ..model.encoding import OutOfRangeWarning
     from ..model.predictor import Predictor
 
@@ -152,7 +157,7 @@ def predict(
 
 def _show_warnings(caught: list) -> None:
     for w in caught:
-        err_console.print(f"[bold yellow]warning:[/] {w.message}", highlight=False)
+        print_python_warning(w.message, w.category)
 
 
 def evaluate_cmd(
@@ -164,7 +169,7 @@ def evaluate_cmd(
 ) -> None:
     """Score a trained model on unseen hardware and held-out networks (JSON + readable table)."""
     from ..io import check_output_file, is_output_of
-    from ..model.evaluate import evaluate, evaluation_paths, evaluation_table, write_evaluation
+    from ..model.evaluate import evaluate, evaluation_paths, write_evaluation
     from ..model.predictor import Predictor
     from ..processing import load_processed
 
@@ -177,7 +182,8 @@ def evaluate_cmd(
         ev = evaluate(Predictor.load(run_dir), load_processed(processed_dir))
         paths = write_evaluation(ev, out or run_dir)
     console.print(evaluation_table(ev))
-    console.print(f"wrote {paths['json']} and {paths['txt']}")
+    console.print(f"wrote {paths['json']}, {paths['txt']} and {paths['out_of_domain']} ({len(ev.out_of_domain)} "
+                  "operator features outside the training support)")
 
 
 def _check_experiment_out(out: Path, name: str, force: bool, processed_dir: Path) -> None:
@@ -237,8 +243,8 @@ def data(
             raise InputError(f"fractions must lie in (0, 1], got {fractions!r}", where="--fractions")
         _check_experiment_out(out, "data", force, processed_dir)
         table, verdict = data_experiment(load_processed(processed_dir), fractions=fr, arch=model, seed=seed,
-                                         out_dir=out, progress=not quiet, epochs=epochs, targets=_targets(targets),
-                                         device="cpu")
+                                         out_dir=out, progress=not quiet, targets=_targets(targets),
+                                         **({} if model == "gbt" else {"epochs": epochs, "device": "cpu"}))
     console.print(table.to_string(index=False))
     console.print(verdict.message)
 

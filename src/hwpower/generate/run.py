@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,12 @@ import numpy as np
 from rich.progress import Progress
 
 from .. import __version__
-from ..errors import HwpowerError
 from ..io import atomic_dir, check_output_dir
 from ..networks import Network
 from ..networks.jsonio import dumps_networks
 from ..oracle import ORACLE_VERSION
 from .plan import GenerateConfig, Plan, file_spaces, make_plan, sub_seed
-from .shards import ShardTask, make_oracle, shard_text
+from .shards import ShardTask, make_oracle, shard_text, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -28,52 +29,66 @@ SPLITS = ("train", "val")
 MANIFEST = "manifest.json"
 
 
-def _tasks(plan: Plan, config: GenerateConfig) -> list[tuple[str, ShardTask]]:
-    tasks = []
+def _tasks(plan: Plan, config: GenerateConfig) -> Iterator[tuple[str, ShardTask]]:
+    """Every shard's work, in file order, made as it is asked for (a shard's rows at a time)."""
     for code, split in enumerate(SPLITS):
-        for s, (a, b) in enumerate(plan.shards[split]):
-            task = ShardTask(hw=plan.rows[split].iloc[a:b], keys=plan.keys, noise=config.noise,
-                             noise_seed=sub_seed(config.seed, 4, code, s), backend=config.backend,
-                             settings=config.settings)
-            tasks.append((f"{split}_{s}.txt", task))
-    return tasks
+        for s, hw in enumerate(plan.shard_frames(split)):
+            yield f"{split}_{s}.txt", ShardTask(hw=hw, keys=plan.keys, noise=config.noise,
+                                                noise_seed=sub_seed(config.seed, 4, code, s), backend=config.backend,
+                                                settings=config.settings)
 
 
-def _run_local(nets: Sequence[Network], tasks: list[ShardTask], advance: Callable[[], None]) -> list[bytes]:
-    out = []
-    oracle = make_oracle(tasks[0].backend, tasks[0].settings)  # shared: it caches per-network work
-    for task in tasks:
-        out.append(shard_text(nets, task, oracle))
+def _run_local(nets: Sequence[Network], tasks: Iterable[tuple[str, ShardTask]], folder: Path,
+               advance: Callable[[], None]) -> dict[str, str]:
+    """Each shard written straight to its file; the sha256 per file."""
+    hashes: dict[str, str] = {}
+    oracle = None  # one for every shard: it caches per-network work
+    for name, task in tasks:
+        oracle = oracle or make_oracle(task.backend, task.settings)
+        with open(folder / name, "wb") as sink:
+            hashes[name] = write_shard(nets, task, sink, oracle)
+        del task
+        gc.collect()  # pandas frames of the shard sit in reference cycles: free them before the next shard
         advance()
-    return out
+    return hashes
 
 
-def _run_ray(address: str, nets: Sequence[Network], tasks: list[ShardTask], advance: Callable[[], None]) -> list[bytes]:
-    """One Ray task per shard; results are collected in shard order, so files equal a local run's."""
-    try:
-        import ray
-    except ImportError:
-        raise HwpowerError("--ray needs the ray package (pip install 'ray>=2.9')") from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=None if address == "local" else address, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING)
-    try:
-        nets_ref = ray.put(list(nets))
+def _run_ray(address: str, nets: Sequence[Network], tasks: Iterable[tuple[str, ShardTask]], folder: Path,
+             advance: Callable[[], None]) -> dict[str, str]:
+    """One Ray task per shard, a few per CPU of the cluster in flight at once (so the driver holds a
+    bounded number of shards); each file is written as its task returns, so files equal a local run's."""
+    from .cluster import ray_session
+
+    with ray_session(address) as ray:
         remote = ray.remote(shard_text)
-        refs = [remote.remote(nets_ref, t) for t in tasks]
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        nets_ref = ray.put(list(nets))
+        limit = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        names: dict[Any, str] = {}
+        hashes: dict[str, str] = {}
+
+        def finish(ref: Any) -> None:
+            data = ray.get(ref)
+            (folder / names[ref]).write_bytes(data)
+            hashes[names.pop(ref)] = hashlib.sha256(data).hexdigest()
             advance()
-        return ray.get(refs)
-    finally:
-        if started:
-            ray.shutdown()
+
+        for name, task in tasks:
+            if len(names) >= limit:
+                done, _ = ray.wait(list(names), num_returns=1)
+                finish(done[0])
+            names[remote.remote(nets_ref, task)] = name
+        while names:
+            done, _ = ray.wait(list(names), num_returns=1)
+            finish(done[0])
+    return hashes
 
 
-def _manifest(config: GenerateConfig, plan: Plan, files: dict[str, bytes], n_rows: dict[str, int]) -> dict[str, Any]:
-    seen = set(plan.rows["train"]["net"])
+def _manifest(config: GenerateConfig, plan: Plan, hashes: dict[str, str]) -> dict[str, Any]:
+    seen = np.zeros(len(plan.nets), dtype=bool)
+    for a in range(0, len(plan.net["train"]), 1 << 20):  # in pieces: no 8-byte index copy of every row
+        seen[plan.net["train"][a: a + (1 << 20)]] = True
+    names = [f"{split}_{s}.txt" for split in SPLITS for s in range(len(plan.shards[split]))]
+    n_rows = dict(zip(names, (b - a for split in SPLITS for a, b in plan.shards[split]), strict=True))
     space = config.space
     return {
         "hwpower_version": __version__,
@@ -90,14 +105,13 @@ def _manifest(config: GenerateConfig, plan: Plan, files: dict[str, bytes], n_row
         "counts": {
             "networks": len(plan.nets),
             "networks_by_file": {stem: len(nets) for stem, nets in plan.files.items()},
-            "train_rows": len(plan.rows["train"]),
-            "val_rows": len(plan.rows["val"]),
-            "train_configs": int(len(np.unique(space.codes(plan.rows["train"])))),
-            "val_configs": int(len(np.unique(space.codes(plan.rows["val"])))),
-            "val_rows_unseen_network": int((~plan.rows["val"]["net"].isin(seen)).sum()),
+            "train_rows": len(plan.net["train"]),
+            "val_rows": len(plan.net["val"]),
+            "train_configs": plan.configs["train"],
+            "val_configs": plan.configs["val"],
+            "val_rows_unseen_network": int((~seen[plan.net["val"]]).sum()),
         },
-        "files": {name: {"rows": n_rows[name], "sha256": hashlib.sha256(data).hexdigest()}
-                  for name, data in files.items()},
+        "files": {name: {"rows": n_rows[name], "sha256": hashes[name]} for name in names},
     }
 
 
@@ -110,24 +124,16 @@ def generate(out_dir: str | os.PathLike[str], config: GenerateConfig) -> dict[st
     out = Path(out_dir)
     check_output_dir(out, command="generate", force=True)
     plan = make_plan(config)
-    named = _tasks(plan, config)
-    tasks = [t for _, t in named]
-    with Progress(transient=True) as progress:
-        bar = progress.add_task(f"generating {len(tasks)} shards ({config.backend})", total=len(tasks))
-        advance = lambda: progress.advance(bar)  # noqa: E731
-        if config.ray_address:
-            texts = _run_ray(config.ray_address, plan.nets, tasks, advance)
-        else:
-            texts = _run_local(plan.nets, tasks, advance)
-    files = {name: text for (name, _), text in zip(named, texts, strict=True)}
-    n_rows = {name: len(t.hw) for name, t in named}
-    manifest = _manifest(config, plan, files, n_rows)
-    with atomic_dir(out, command="generate") as tmp:
+    n_shards = sum(len(v) for v in plan.shards.values())
+    with atomic_dir(out, command="generate") as tmp, Progress(transient=True) as progress:
         # Plain writes inside the temporary folder: the folder as a whole is renamed into place.
         for stem, nets in plan.files.items():
             (tmp / f"{stem}.json").write_text(dumps_networks(nets), encoding="utf-8")
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
+        bar = progress.add_task(f"generating {n_shards} shards ({config.backend})", total=n_shards)
+        advance = lambda: progress.advance(bar)  # noqa: E731
+        run = partial(_run_ray, config.ray_address) if config.ray_address else _run_local
+        hashes = run(plan.nets, _tasks(plan, config), tmp, advance)
+        manifest = _manifest(config, plan, hashes)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         # mkdtemp makes the folder private (0700); give it the mode the user's umask gives files,
         # plus search permission where there is read permission.

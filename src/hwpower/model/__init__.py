@@ -3,16 +3,16 @@ training with checkpoints, evaluation and the seed's experiments. See docs/predi
 
 from .bounds import PhysicsWarning
 from .encoding import ElementEncoder, HardwareEncoder, NetworkBatch, OutOfRangeWarning
-from .evaluate import Evaluation, evaluate, evaluation_table, metrics, write_evaluation
+from .evaluate import Evaluation, evaluate, evaluation_frame, metrics, write_evaluation
 from .gbt import GBTPowerModel
 from .neural import NeuralPowerModel
 from .predictor import MODELS, Predictor, make_model
-from .run import demo_train, train_model
+from .runner import train_model
 from .support import NetworkSupport, NetworkSupportWarning
 from .tables import NetworkTables, network_tables
 
 __all__ = [
     "MODELS", "ElementEncoder", "Evaluation", "GBTPowerModel", "HardwareEncoder", "NetworkBatch", "NetworkSupport",
-    "NetworkSupportWarning", "NetworkTables", "NeuralPowerModel", "OutOfRangeWarning", "PhysicsWarning", "Predictor", "demo_train", "evaluate", "evaluation_table",
+    "NetworkSupportWarning", "NetworkTables", "NeuralPowerModel", "OutOfRangeWarning", "PhysicsWarning", "Predictor", "evaluate", "evaluation_frame",
     "make_model", "metrics", "network_tables", "train_model", "write_evaluation",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..processing.opfeatures import NEED_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ ELEMENT_COLUMNS = {
     "blocks": {"type_col": "type", "index_col": "block_index"},
     "layers": {"type_col": "op", "index_col": "layer_index"},
 }
-ID_COLUMNS = {"network", "block_index", "layer_index", "op_index", "type", "type_code", "op", "kind"}
+# Identifiers, and the residency needs of the fused schedule: those may be inf ("never on chip") and
+# only enter the physics features (roofline.py), compared with each configuration's buffer.
+ID_COLUMNS = {"network", "block_index", "layer_index", "op_index", "type", "type_code", "op", "kind", *NEED_COLUMNS}
 WORD_COLUMNS = ("fn", "act", "norm")  # operator words, one-hot over the values seen in training
 LOG_FROM = 64
 GRID_MAX_VALUES = 64  # a numeric column with at most this many distinct values keeps its grid

@@ -14,7 +14,7 @@ from .. import __version__
 from ..io import atomic_path, write_json_atomic
 from .evaluate import evaluate
 from .plots import data_plot, sizes_plot
-from .run import train_model
+from .runner import train_model
 
 log = logging.getLogger(__name__)
 FLAT_GAIN = 0.10  # the curve has flattened when doubling the data cuts the error by less than this

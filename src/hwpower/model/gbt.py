@@ -64,7 +64,12 @@ class GBTPowerModel:
         net = agg.loc[keys.to_numpy(), NETWORK_FEATURES].astype(np.float64).reset_index(drop=True)
         return pd.concat([out, net], axis=1)
 
-    def fit(self, ds, *, run_dir: str | Path | None = None, progress: bool = True, **_: Any) -> GBTPowerModel:
+    def fit(self, ds) -> GBTPowerModel:
+        """Train the boosters in memory and return self. Saving into a run folder and the progress bar
+        belong to the training runner: :func:`.training.train`, :func:`.runner.train_model`."""
+        return self._fit(ds, progress=False)
+
+    def _fit(self, ds, *, progress: bool) -> GBTPowerModel:
         bad = [t for t in self.targets if t not in ALL_TARGETS]
         if bad or not self.targets:
             raise InputError(f"unknown target(s) {bad}: choose from {list(ALL_TARGETS)}")
@@ -89,8 +94,6 @@ class GBTPowerModel:
                     self._lgb_params(), train_set, num_boost_round=self.n_estimators, valid_sets=[val_set],
                     callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False),
                                lambda env, t=task: bar.update(t, completed=env.iteration + 1)])
-        if run_dir is not None:
-            self.save(Path(run_dir) / "best")
         self.history_: list[dict[str, Any]] = []
         return self
 
@@ -112,7 +115,8 @@ class GBTPowerModel:
         save_checkpoint(folder, {}, {"config": self.config(), "files": sorted(files)}, extra_files=files)
 
     @classmethod
-    def from_checkpoint(cls, folder: str | Path, **_: Any) -> GBTPowerModel:
+    def from_checkpoint(cls, folder: str | Path, *, device: str = "cpu") -> GBTPowerModel:
+        """``device`` is accepted for symmetry with the neural model; the trees always run on CPU."""
         meta = read_meta(folder)
         cfg = meta.get("config")
         if not cfg or cfg.get("kind") != "gbt":

@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .roofline import N_BW_UNITS, N_CORE_UNITS, UNIT_INIT
+
 ALL_TARGETS = ("P", "P_core", "P_bw", "latency_ms", "energy_mj")
 OUTPUT_COLUMNS = (*ALL_TARGETS, "area_mm2")  # oracle outputs a samples table may hold: never hardware inputs
-N_ROOF = 6  # roofline features per (hardware, block) pair (see .roofline)
 
 
 def reported_targets(targets: list[str] | tuple[str, ...]) -> list[str]:
@@ -71,10 +72,15 @@ class StructuredNet(nn.Module):
         super().__init__()
         self.reported = list(reported)
         self.roof = roofline  # optional physics features of each (hardware, element) pair
-        self.pair_in = nn.Linear(N_ROOF, hidden) if roofline is not None else None
+        self.pair_in = nn.Linear(roofline.n_features, hidden) if roofline is not None else None
         self.hw = mlp([n_hw, hw_hidden, hw_hidden])  # hardware embedding u
         self.film = nn.Linear(hw_hidden, 2 * hidden)  # per-channel scale and shift from u
         self.static = nn.Linear(hw_hidden, 2)  # log static P_core, P_bw (W)
+        # Physics version 2: per configuration, the log energy of one unit of each count the roofline
+        # gives (MAC, buffer word, DRAM word, second of leakage, ...); the per-element head then adds a
+        # correction to the summed physics instead of predicting each energy whole.
+        self.unit = (nn.Linear(hw_hidden, N_CORE_UNITS + N_BW_UNITS)
+                     if roofline is not None and roofline.version == 2 else None)
         # ``depth`` GELU-Linear layers: the first ``depth - head_depth`` encode the element alone (once
         # per network at inference), the last ``head_depth`` follow the hardware conditioning (per row).
         # The layers after the conditioning run per (row, element) and use ``head_act`` (relu costs a
@@ -90,6 +96,12 @@ class StructuredNet(nn.Module):
         with torch.no_grad():
             self.out[-1].bias.copy_(torch.tensor([init.get("e_core", 0.0), init.get("e_bw", 0.0), init.get("t", 0.0)]))
             self.static.bias.copy_(torch.tensor([init.get("static_core", -3.0), init.get("static_bw", -3.0)]))
+            if self.unit is not None:  # start at the physics: units at typical values, no correction
+                self.unit.bias.copy_(torch.log(torch.tensor(UNIT_INIT)))
+                self.unit.weight.mul_(0.1)
+                self.out[-1].weight.zero_()
+                self.out[-1].bias.zero_()
+                self.static.bias.sub_(4.0)  # leakage is in the units: static power starts small
 
     def components(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None, lw=None,
                    embedded: bool = False) -> dict[str, torch.Tensor]:
@@ -103,14 +115,20 @@ class StructuredNet(nn.Module):
         gamma, beta = self.film(u).chunk(2, dim=-1)  # (B, D) each
         h = x if embedded else self.el_in(x)  # (B, L, D)
         scale = 1 + gamma
+        phys = None
         if self.roof is not None:  # h + pair_in(roof); its bias goes into the shift
-            roof = self.roof(hw, lay, lmask)  # (B, L, 6)
+            if self.unit is not None and lay.dim() == 3:
+                roof, phys = self.roof.op_physics(hw, lay, torch.exp(self.unit(u)))
+            else:
+                roof = self.roof(hw, lay, lmask)  # (B, L, n_features)
             b, length, _ = roof.shape
             h = torch.addmm(h.reshape(b * length, -1), roof.reshape(b * length, -1), self.pair_in.weight.t())
             h = h.view(b, length, -1)
             beta = beta + self.pair_in.bias * scale
         h = torch.addcmul(beta[:, None, :], h, scale[:, None, :])  # FiLM in one pass: (B, L, D)
         s = self.out(self.body(h))  # (B, L, 3)
+        if phys is not None:  # the physics' sums per element, corrected by the head
+            s = s + phys
         if lw is not None:  # log multiplicities, -inf at padding: the mask is in them
             s = s + lw[:, :, None]
         else:

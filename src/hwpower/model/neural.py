@@ -17,10 +17,11 @@ import pandas as pd
 import torch
 
 from ..errors import CheckpointError, InputError
+from ..processing.opfeatures import NEED_COLUMNS, needs_table
 from .checkpoint import load_weights, read_meta
 from .encoding import ElementEncoder, HardwareEncoder, NetworkBatch
 from .modules import OUTPUT_COLUMNS, FlatMLP, StructuredNet, reported_targets
-from .roofline import Roofline, block_layer_array, op_layer_array
+from .roofline import NEEDED2, Roofline, block_layer_array, op_layer_array, op_layer_array2
 from .support import NetworkSupport
 from .tables import NetworkTables
 
@@ -66,6 +67,19 @@ def collapse_ops(ops: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.n
     return kept, counts[order]
 
 
+def _with_needs(ops: pd.DataFrame, networks: pd.DataFrame, keys: list[str], source: str) -> pd.DataFrame:
+    """The operators of networks ``keys`` with the fused schedule's residency needs of each occurrence
+    (:func:`~hwpower.processing.opfeatures.needs_table`, from the networks' definitions)."""
+    sub = ops[ops["network"].astype(str).isin(keys)]
+    needs = needs_table(networks, keys).rename(columns={"network": "_key"})
+    out = sub.assign(_key=sub["network"].astype(str).to_numpy()).merge(needs, on=["_key", "op_index"], how="left")
+    if out[NEED_COLUMNS[0]].isna().any():
+        row = out[out[NEED_COLUMNS[0]].isna()].iloc[0]
+        raise InputError(f"network {row['network']}: its operators do not match its definition's schedule plan "
+                         f"(operator {row['op_index']})", file=source)
+    return out.drop(columns="_key")
+
+
 def _log_counts(table: pd.DataFrame, counts: np.ndarray, keys: list[str], length: int) -> np.ndarray:
     """(N, length) float32 log multiplicity at each element's position, -inf at padding (so the sums
     need no mask)."""
@@ -107,17 +121,18 @@ class NeuralPowerModel:
                  mlp_hidden: tuple[int, ...] = (256, 256), epochs: int = 30, batch_size: int = 512,
                  lr: float = 2e-3, weight_decay: float = 1e-5, patience: int = 6, seed: int = 0,
                  device: str = "auto", physics: bool = True, head_depth: int | None = None,
-                 head_activation: str | None = None):
+                 head_activation: str | None = None, physics_version: int | None = None):
         self.arch, self.targets, self.elements = arch, tuple(targets), elements
         self.hidden, self.depth, self.hw_hidden, self.mlp_hidden = hidden, depth, hw_hidden, tuple(mlp_hidden)
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.patience, self.seed, self.device = patience, seed, device
         self.physics, self.head_depth, self.head_activation = physics, head_depth, head_activation
+        self.physics_version = physics_version
 
     def get_params(self) -> dict[str, Any]:
         keys = ("arch", "targets", "elements", "hidden", "depth", "hw_hidden", "mlp_hidden", "epochs",
                 "batch_size", "lr", "weight_decay", "patience", "seed", "device", "physics", "head_depth",
-                "head_activation")
+                "head_activation", "physics_version")
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in ((k, getattr(self, k)) for k in keys)}
 
     @property
@@ -175,13 +190,42 @@ class NeuralPowerModel:
         n_hw, n_el = self.hw_encoder_.width, self.element_encoder_.width
         if self.arch == "mlp":
             return FlatMLP(n_hw, n_el, self.max_len_, self.reported_, list(self.mlp_hidden), self.init_log_)
-        roof = Roofline(self.hw_encoder_) if self.uses_roofline else None
+        roof = Roofline(self.hw_encoder_, self.physics_version_) if self.uses_roofline else None
         return StructuredNet(n_hw, n_el, self.reported_, self.hidden, self.depth, self.hw_hidden, self.init_log_, roof,
                              self.head_layers, self.head_act)
 
     @property
     def uses_roofline(self) -> bool:
         return self.arch == "structured" and self.physics
+
+    def _check_elements(self, table: pd.DataFrame, train_keys: list[str]) -> None:
+        """Every training network must have the elements the model reads: graph networks (operator
+        graphs: imported models, the resnet/transformer/mixed spaces) have operators only."""
+        missing = sorted(set(train_keys) - set(table["network"].astype(str).unique()))
+        if missing:
+            fix = ("use --elements ops (the MLP then reads the padded operator sequence) or the structured model"
+                   if self.arch == "mlp" else "use --elements ops")
+            raise InputError(f"{len(missing)} of {len(train_keys)} training networks (e.g. {missing[0]}) have no "
+                             f"{self.element_kind}: graph networks are made of operators only; {fix}",
+                             file="processed dataset")
+
+    def _physics_version(self) -> int:
+        """The roofline features used: 2 (oracle 2.0's per-operator model with the fused schedule's
+        residency) for operators when the hardware has the columns it needs, else 1 (the first-order
+        roofline); ``physics_version`` chooses; blocks always use 1."""
+        if self.element_kind != "ops":
+            return 1
+        names = {s.name for s in self.hw_encoder_.numeric}
+        lacking = [c for c in NEEDED2 if c not in names]
+        if self.physics_version is not None:
+            if self.physics_version not in (1, 2):
+                raise InputError(f"physics_version must be 1 or 2, got {self.physics_version!r}")
+            if self.physics_version == 2 and lacking and self.uses_roofline:
+                raise InputError(f"physics version 2 needs the hardware column(s) {lacking}; use physics_version=1")
+            return self.physics_version
+        if lacking and self.uses_roofline:
+            log.warning("physics features version 1 (first-order roofline): the hardware lacks %s", lacking)
+        return 1 if lacking else 2
 
     def setup(self, ds) -> None:
         """Fit the encoders on the training split and build the (untrained) network."""
@@ -191,11 +235,13 @@ class NeuralPowerModel:
         self.hw_encoder_ = HardwareEncoder.fit(ds.train, ds.hardware_numeric, ds.hardware_categorical)
         train_keys = sorted(ds.train["network"].unique())
         table = getattr(ds, self.element_kind)
+        self._check_elements(table, train_keys)
         self.element_encoder_ = ElementEncoder.fit(table[table["network"].isin(train_keys)], self.element_kind)
         lengths = table[table["network"].isin(train_keys)].groupby("network").size()
         self.max_len_ = int(lengths.max())
         self.init_log_ = self._init_log(ds.train, float(lengths.mean()))
         self.support_ = NetworkSupport.fit(ds.ops[ds.ops["network"].isin(train_keys)], seed=self.seed)
+        self.physics_version_ = self._physics_version()
         self.module_ = self._build()
 
     # --- encoding -----------------------------------------------------------------------------
@@ -203,6 +249,8 @@ class NeuralPowerModel:
         table = getattr(nets, self.element_kind)
         keys = sorted(table["network"].unique()) if keys is None else list(keys)
         counts = None
+        if self.element_kind == "ops" and self.uses_roofline and self.physics_version_ == 2:
+            table = _with_needs(table, nets.networks, keys, source)
         if self.element_kind == "ops" and self.arch == "structured":  # sums ignore order: identical operators once
             table, counts = collapse_ops(table, keys)
         x, mask = self.element_encoder_.encode(table, keys, source=source)
@@ -215,7 +263,8 @@ class NeuralPowerModel:
         if not self.uses_roofline:
             return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask), lw=lw)
         if self.element_kind == "ops":
-            lay, lmask = op_layer_array(table, keys, x.shape[1])
+            make = op_layer_array2 if self.physics_version_ == 2 else op_layer_array
+            lay, lmask = make(table, keys, x.shape[1])
         else:
             lay, lmask = block_layer_array(nets.layers, keys, x.shape[1])
         return NetworkBatch(keys, torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(lay),
@@ -273,19 +322,20 @@ class NeuralPowerModel:
                             columns=self.reported_, index=samples.index)
 
     # --- training and persistence (implemented in .training) -------------------------------------
-    def fit(self, ds, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-            stop_after: int | None = None) -> NeuralPowerModel:
+    def fit(self, ds) -> NeuralPowerModel:
+        """Train in memory (no checkpoints, no progress bar) and return self. Run folders, resuming and
+        progress belong to the training runner: :func:`.training.train`, :func:`.runner.train_model`."""
         from .training import train
 
-        train(self, ds, run_dir=run_dir, resume=resume, progress=progress, stop_after=stop_after)
-        return self
+        return train(self, ds, progress=False)
 
     def config(self) -> dict[str, Any]:
         return {"kind": "neural", "params": self.get_params(), "reported": self.reported_,
                 "encoders": {"hardware": self.hw_encoder_.to_dict(), "elements": self.element_encoder_.to_dict()},
                 "feature_schema": {"hardware": self.hw_encoder_.feature_names,
                                    "elements": self.element_encoder_.feature_names, "max_len": self.max_len_},
-                "init_log": self.init_log_, "support": self.support_.to_dict()}
+                "init_log": self.init_log_, "support": self.support_.to_dict(),
+                "physics_version": self.physics_version_}
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path, *, device: str = "cpu") -> NeuralPowerModel:
@@ -300,6 +350,7 @@ class NeuralPowerModel:
         model.element_encoder_ = ElementEncoder.from_dict(cfg["encoders"]["elements"])
         model.max_len_, model.init_log_ = cfg["feature_schema"]["max_len"], cfg["init_log"]
         model.support_ = NetworkSupport.from_dict(cfg["support"])
+        model.physics_version_ = cfg.get("physics_version", 1)  # runs saved before version 2 existed
         model.module_ = model._build()
         try:
             model.module_.load_state_dict(load_weights(folder))

@@ -9,6 +9,7 @@ differentiable entry point from the hardware search.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,17 +33,29 @@ from .uncertainty import Calibration, load_calibration
 
 log = logging.getLogger(__name__)
 MODELS = ("structured", "mlp", "gbt")
-GBT_PARAMS = ("targets", "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "seed", "n_jobs")
+
+
+def model_params(model: str) -> tuple[str, ...]:
+    """The hyperparameters ``make_model(model, ...)`` takes (the estimator's ``__init__`` arguments)."""
+    if model == "gbt":
+        cls, skip = GBTPowerModel, ()
+    elif model in ("structured", "mlp"):
+        cls, skip = NeuralPowerModel, ("arch",)  # the model name is the architecture
+    else:
+        raise InputError(f"unknown model {model!r} (known: {list(MODELS)})")
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *skip))
 
 
 def make_model(model: str, **params: Any) -> NeuralPowerModel | GBTPowerModel:
-    """A fresh estimator of kind ``model`` (structured, mlp or gbt); unknown parameters are dropped
-    for the trees (which have no epochs, device or layer sizes)."""
+    """A fresh estimator of kind ``model`` (structured, mlp or gbt); a parameter the estimator does
+    not take (e.g. ``epochs`` for the trees) is an error, never dropped."""
+    known = model_params(model)
+    unknown = sorted(k for k in params if k not in known)
+    if unknown:
+        raise InputError(f"unknown parameter(s) {unknown} for the {model} model (known: {list(known)})")
     if model == "gbt":
-        return GBTPowerModel(**{k: v for k, v in params.items() if k in GBT_PARAMS})
-    if model in ("structured", "mlp"):
-        return NeuralPowerModel(arch=model, **params)
-    raise InputError(f"unknown model {model!r} (known: {list(MODELS)})")
+        return GBTPowerModel(**params)
+    return NeuralPowerModel(arch=model, **params)
 
 
 def as_tables(nets: Any) -> NetworkTables:

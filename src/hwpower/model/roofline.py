@@ -22,6 +22,9 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..networks.ops import KIND_NAMES
+from ..oracle.cost import MEMORY_KINDS, VECTOR_KINDS
+from ..processing.opfeatures import NEED_COLUMNS
 from .encoding import HardwareEncoder
 
 NEEDED = ("pe_rows", "pe_cols", "freq_mhz", "dram_gbps")
@@ -75,25 +78,84 @@ def op_layer_array(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.
     return out, None
 
 
+# Version 2 (operators only): oracle 2.0's per-operator cost model (oracle/cost.py, oracle/array.py)
+# to first order: both dataflows' folds and pipeline skew, the vector unit, buffer traffic with the
+# register file's passes, the DRAM tilings and the fused schedule's residency (opfeatures.NEED_COLUMNS),
+# and the double-buffered overlap. The model still learns every energy and what this leaves out.
+# Per operator, everything that does not depend on the hardware is computed once per network (numpy),
+# so the per-(row, operator) work is what does: the loop bounds of both dataflows (oracle/cost.py's
+# Geometry: WS D1, D2, T, tiles x has-MACs; OS likewise), the inputs' multicast numerator, where the
+# operator runs, and its residency needs.
+OP_RAW2 = ["macs", "other_ops", "w_words", "i_words", "o_words", "d1_ws", "d2_ws", "t_ws", "tiles_ws", "d1_os", "d2_os",
+           "t_os", "tiles_os", "macs_per_kg", "kg1", "i_no_mac", "other_array", "other_vector", "array",
+           "vector", *NEED_COLUMNS]
+N_FEATURES2 = 11
+NEEDED2 = (*NEEDED, "rf_bytes", "glb_kib")
+RF_PIPELINE_WORDS = 2  # as oracle/cost.py: register-file words kept for the two streaming operands
+
+
+def op_layer_array2(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.ndarray, None]:
+    """(N, length, 24) raw quantities of each operator (:data:`OP_RAW2`) for :meth:`Roofline.op_features2`.
+    Padding is an operator with no work that stays on chip (finite features, masked out of the sums)."""
+    missing = [c for c in NEED_COLUMNS if c not in ops.columns]
+    if missing:
+        raise InputError(f"the operators lack the fused-schedule columns {missing} (NeuralPowerModel.encode_networks "
+                         "attaches them from the networks' definitions)")
+    sub = ops[ops["network"].astype(str).isin(keys)]
+    net = pd.Categorical(sub["network"].astype(str), categories=keys).codes
+    kind = sub["kind"].astype(str)
+    col = lambda c: sub[c].to_numpy(dtype=np.float64)  # noqa: E731
+    vector = kind.isin([KIND_NAMES[k] for k in VECTOR_KINDS]).to_numpy().astype(np.float64)
+    array = (vector == 0) & ~kind.isin([KIND_NAMES[k] for k in MEMORY_KINDS]).to_numpy()
+    macs, other, g, red, kg, pq = (col(c) for c in ("macs", "other_ops", "groups", "red", "kout", "pos"))
+    has_mac = (macs > 0).astype(np.float64)
+    kg1 = np.maximum(kg, 1)
+    values = [macs, other, col("w_words"), col("i_words"), col("o_words"), red, kg, g * pq, g * has_mac,
+              np.maximum(pq, 1), g * kg, red * has_mac, has_mac, macs / kg1, kg1, (1 - has_mac) * col("i_words"),
+              other * array, other * vector, array.astype(np.float64), vector, *(col(c) for c in NEED_COLUMNS)]
+    out = np.zeros((len(keys), length, len(OP_RAW2)), dtype=np.float32)
+    out[..., [5, 6, 9, 10, 14]] = 1.0  # the padding's loop bounds (no MACs: no time)
+    out[net, sub["op_index"].to_numpy()] = np.stack(values, axis=1)
+    return out, None
+
+
 def _ceil_st(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.ceil(x) - x).detach()
+
+
+# The hardware is decoded from float32 normalised values: 256 KiB comes back as 255.99998, and an
+# exact ratio (one tile of 131,072 words) as 1.0000001. Version 2 ceils and compares with this
+# relative tolerance, far below any real step of the grid.
+REL_TOL = 1e-5
+TINY = 1e-30  # floor of an energy or time before its log (an operator that costs nothing: a view)
+N_CORE_UNITS, N_BW_UNITS = 7, 3  # see Roofline.op_features2
+# Starting energy per unit, mJ per count or mJ per second (W x 1e3), in the order of op_features2's
+# counts: the oracle's medians over the default hardware space (45 nm, LPDDR4); training then makes
+# them functions of the configuration.
+UNIT_INIT = (2.7e-10, 2.2e-11, 1.4e-10, 9.6e-10, 2.6e-9, 23.0, 4.7, 9.6e-8, 21.6, 2.4)
+
+
+def _ceil2(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.ceil(x * (1 - REL_TOL)) - x).detach()
 
 
 class Roofline(nn.Module):
     """(B, H) normalised hardware + (B, L, M, 9) raw layers of blocks, or (B, L, 7) operators ->
     (B, L, 6) standardised log features."""
 
-    def __init__(self, enc: HardwareEncoder):
+    def __init__(self, enc: HardwareEncoder, version: int = 1):
         super().__init__()
         names = [s.name for s in enc.numeric]
-        missing = [n for n in NEEDED if n not in names]
+        self.version, self.needed = version, (NEEDED2 if version == 2 else NEEDED)
+        self.n_features = N_FEATURES2 if version == 2 else N_FEATURES
+        missing = [n for n in self.needed if n not in names]
         if missing:
             raise InputError(f"the roofline features need hardware column(s) {missing}; train with --no-physics")
         spec = {s.name: (i, s) for i, s in enumerate(enc.numeric)}
-        self.cols = {n: spec[n][0] for n in NEEDED}
-        self.register_buffer("mean", torch.tensor([spec[n][1].mean for n in NEEDED]))
-        self.register_buffer("std", torch.tensor([spec[n][1].std for n in NEEDED]))
-        self.log2 = [spec[n][1].log2 for n in NEEDED]
+        self.cols = {n: spec[n][0] for n in self.needed}
+        self.register_buffer("mean", torch.tensor([spec[n][1].mean for n in self.needed]))
+        self.register_buffer("std", torch.tensor([spec[n][1].std for n in self.needed]))
+        self.log2 = [spec[n][1].log2 for n in self.needed]
         start, self.bits_cols, self.ws_col = len(names), None, None
         for name, cats in enc.categorical.items():
             if name == "bits":
@@ -102,13 +164,13 @@ class Roofline(nn.Module):
             if name == "dataflow" and "ws" in cats:
                 self.ws_col = start + cats.index("ws")
             start += len(cats)
-        self.register_buffer("feat_mean", torch.zeros(N_FEATURES))
-        self.register_buffer("feat_std", torch.ones(N_FEATURES))
+        self.register_buffer("feat_mean", torch.zeros(self.n_features))
+        self.register_buffer("feat_std", torch.ones(self.n_features))
 
     def hardware(self, hw: torch.Tensor) -> dict[str, torch.Tensor]:
         """Raw hardware values (B, 1, 1) each, differentiable in the normalised inputs."""
         out = {}
-        for j, n in enumerate(NEEDED):
+        for j, n in enumerate(self.needed):
             t = hw[:, self.cols[n]] * self.std[j] + self.mean[j]
             out[n] = (torch.exp2(t) if self.log2[j] else t)[:, None, None]
         if self.bits_cols is not None:
@@ -136,9 +198,67 @@ class Roofline(nn.Module):
         logs = [torch.log(x + EPS) for x in (ideal, t_comp, t_dram, t_buf, t_roof)]
         return torch.stack([*logs, logs[0] - logs[1]], dim=-1)  # (B, L, 6); the last: log utilisation
 
+    def op_features2(self, hw: torch.Tensor, lay: torch.Tensor, unit: torch.Tensor | None = None):
+        """Operators as elements, version 2: ``lay`` (B, L, 24) from :func:`op_layer_array2` -> (B, L, 11):
+        logs of the ideal, compute, buffer, DRAM and overlapped times, the utilisation, the DRAM, buffer
+        and register-file words, and the fractions of input and output words through DRAM."""
+        h = {k: v[..., 0] for k, v in self.hardware(hw).items()}  # (B, 1) each
+        r, c, f, bits, ws = h["pe_rows"], h["pe_cols"], h["freq_mhz"] * 1e6, h["bits"], h["ws"]
+        (macs, other, w, i, o, d1_ws, d2_ws, t_ws, tiles_ws, d1_os, d2_os, t_os, tiles_os, macs_per_kg, kg1, i_no_mac,
+         other_arr, other_vec, arr, vec, lo, hi, lo_frac, need_o) = lay.permute(2, 0, 1).contiguous().unbind(0)
+        rf_words = h["rf_bytes"] * 8 / bits
+        per_tile = r + c - 2 + r * (rf_words - RF_PIPELINE_WORDS < 2).to(lay.dtype)
+        hold = (rf_words - RF_PIPELINE_WORDS).clamp_min(1)
+
+        def mapping(d1, d2, t, tiles):  # cycles and register-file passes of one dataflow (oracle/array.py)
+            fold1 = _ceil2(d1 / r)
+            return fold1 * _ceil2(d2 / c) * (t + tiles * per_tile), _ceil2(fold1 / hold)
+
+        cyc_ws, pass_ws = mapping(d1_ws, d2_ws, t_ws, tiles_ws)
+        cyc_os, pass_os = mapping(d1_os, d2_os, t_os, tiles_os)
+        cycles = ws * cyc_ws + (1 - ws) * cyc_os + _ceil2(other_arr / (r * c)) + _ceil2(other_vec / c)
+        inputs = macs_per_kg * _ceil2(kg1 / c) + i_no_mac
+        arr_words = (inputs + ws * (w + o * (2 * pass_ws - 1)) + (1 - ws) * (w * pass_os + o)) * arr
+        buf = h["glb_kib"] * 4096 / bits  # half the buffer: the tiles' share and the activations' share
+        fits = buf * (1 + REL_TOL)
+        in_dram = lo_frac * (lo > fits).to(lay.dtype) + (1 - lo_frac) * (hi > fits).to(lay.dtype)
+        out_dram = (need_o > fits).to(lay.dtype)
+        i_d = i * in_dram
+        tiles_w, tiles_i = _ceil2(w / buf).clamp_min(1), _ceil2(i / buf).clamp_min(1)
+        dram = torch.minimum(w + tiles_w * i_d, tiles_i * w + i_d) + o * out_dram
+        glb = arr_words + (i + o) * vec + dram
+        t_comp = cycles / f
+        t_glb = glb / ((r + c) * f)
+        t_dram = dram * bits / (8e9 * h["dram_gbps"])
+        busy = torch.maximum(t_comp, t_glb)
+        t_lat = torch.maximum(busy, t_dram) + torch.minimum(busy, t_dram) / (dram / buf).clamp_min(1)
+        ideal = macs / (r * c * f)
+        logs = [torch.log(x + EPS) for x in (ideal, t_comp, t_glb, t_dram, t_lat)]
+        words = [torch.log1p(x) for x in (dram, glb, 3 * macs + arr_words)]
+        feats = torch.stack([*logs, logs[0] - logs[1], *words, in_dram, out_dram], dim=-1)
+        if unit is None:
+            return feats
+        # What each energy of oracle/cost.py is proportional to, times the energy of one unit that the
+        # model learns per configuration (``unit`` (B, 10), mJ per count or per second). Core: MACs,
+        # adds, register-file accesses, array-network words, buffer words, the array's clock (latency
+        # x array) and leakage (latency); DRAM: words, active standby (transfer time), power-down
+        # (latency). Summed in linear space: an exp per element, not a log-sum-exp over ten terms.
+        u = [x[:, None] for x in unit.unbind(-1)]  # (B, 1) each
+        e_core = (macs * (u[0] + 3 * u[2]) + other * u[1] + arr_words * (u[2] + u[3]) + glb * u[4]
+                  + t_lat * (arr * u[5] + u[6]))
+        e_bw = dram * u[7] + t_dram * u[8] + t_lat * u[9]
+        phys = torch.stack([e_core, e_bw, t_lat * 1e3], dim=-1).add_(TINY).log_()  # mJ, mJ, ms
+        return feats, phys
+
+    def op_physics(self, hw: torch.Tensor, lay: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Version 2: standardised features (B, L, 11) and the physics' (B, L, 3) log e_core, log e_bw
+        (mJ) and log t (ms) of each operator with energies per unit ``unit`` (B, 10)."""
+        feats, phys = self.op_features2(hw, lay, unit)
+        return (feats - self.feat_mean) / self.feat_std, phys
+
     def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None) -> torch.Tensor:
         if lay.dim() == 3:
-            return self.op_features(hw, lay)
+            return self.op_features2(hw, lay) if self.version == 2 else self.op_features(hw, lay)
         h = self.hardware(hw)
         r, c, f = h["pe_rows"][..., None], h["pe_cols"][..., None], h["freq_mhz"][..., None] * 1e6  # (B,1,1,1)
         macs, other, w, i, o, d1w, d2w, d1o, d2o = lay.unbind(-1)  # (B, L, M) each

@@ -6,12 +6,17 @@ numbers in the checkpoint. Before a prediction, each operator of each network is
 - its kind must have been seen in training (otherwise :class:`~hwpower.errors.InputError` naming the
   network and the operator: nothing was learnt about it);
 - each feature must lie within the range the kind's training operators span, and each word (fn,
-  act, norm) must have been seen with the kind (otherwise a :class:`NetworkSupportWarning` naming
-  the operator, the feature, the value and the trained range);
+  act, norm) must have been seen with the kind;
 - its distance to the nearest training operator of the same kind, in the space of log-scaled
   features divided by their training spread, must stay within the kind's threshold: twice the 99th
   percentile of the training operators' own nearest-neighbour distances (at least 1), a measure
-  of the gaps the training data leaves (otherwise a warning with the distance and the threshold).
+  of the gaps the training data leaves.
+
+A network that breaks any of these gets one :class:`NetworkSupportWarning`, one line: its worst
+operator (index, name, kind, feature, value and trained range; a range beyond the training data
+first, then an unseen word, then a distance) and how many operators and which features are outside.
+The warning's ``details`` list every one (``hwpower --debug`` prints them, ``hwpower evaluate``
+writes them to ``out_of_domain.json``).
 
 ``policy``: ``"warn"``, ``"error"`` (warnings become :class:`InputError`, the CLI's ``--strict``) or
 ``"ignore"`` (range and distance not checked; an unseen kind is still an error).
@@ -37,7 +42,13 @@ MIN_THRESHOLD = 1.0
 
 
 class NetworkSupportWarning(OutOfRangeWarning):
-    """An operator outside the training data's support: the prediction extrapolates."""
+    """A network with operators outside the training data's support: the prediction extrapolates.
+    One per network; ``details`` lists every operator and feature outside (rows of
+    :meth:`NetworkSupport.problems`, as dicts)."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
 
 
 @dataclass
@@ -100,62 +111,123 @@ class NetworkSupport:
         return cls(list(d["features"]), list(d["scale"]), {k: KindSupport(**v) for k, v in d["kinds"].items()})
 
     # --- checking ------------------------------------------------------------------------------
+    def problems(self, ops: pd.DataFrame, names: Any = None) -> pd.DataFrame:
+        """Every way the operator rows leave the support, one row per (operator, feature), worst first
+        within each network: network, op_index, operator (name), kind, reason (range, word or
+        distance), feature, value, trained (the range, the words seen or the distance threshold) and
+        excess (how far outside, in training spreads of the log-scaled feature; 0 for a word).
+        ``names(network, op_index) -> str`` gives an operator's name (blank without it)."""
+        frames = [self._kind_problems(self.kinds[kind], kind, rows)
+                  for kind, rows in ops.groupby(ops["kind"].astype(str), sort=True) if kind in self.kinds]
+        out = pd.concat([f for f in frames if len(f)] or [pd.DataFrame(columns=PROBLEM_COLUMNS)], ignore_index=True)
+        out["operator"] = [names(n, int(i)) if names else "" for n, i in zip(out["network"], out["op_index"])]
+        order = out["reason"].map({r: i for i, r in enumerate(REASONS)})
+        out = out.assign(_order=order).sort_values(["network", "_order", "excess", "op_index"],
+                                                   ascending=[True, True, False, True], kind="stable")
+        return out.drop(columns="_order").reset_index(drop=True)[PROBLEM_COLUMNS]
+
     def check(self, ops: pd.DataFrame, *, policy: str = "warn", source: str = "networks",
               names: Any = None) -> list[str]:
-        """Check every operator row; returns the warnings' texts (also warned or raised by ``policy``).
-        ``names(network, op_index) -> str`` gives an operator's name for the messages."""
-        name_of = names or (lambda net, i: f"operator {i}")
+        """Check every operator row: one warning per network outside the support (its worst operator
+        and feature, and how many operators and features are outside; the warning's ``details`` hold
+        every one), an :class:`InputError` instead under ``policy="error"``. Returns the warnings' texts."""
         unseen = ~ops["kind"].astype(str).isin(list(self.kinds))
         if unseen.any():
             row = ops[unseen].iloc[0]
             raise InputError(f"operator kind {str(row['kind'])!r} was never seen in training (seen: "
                              f"{sorted(self.kinds)}): the predictor cannot predict this network", file=source,
-                             where=f"network {row['network']}, {name_of(row['network'], int(row['op_index']))}")
+                             where=f"network {row['network']}, {_op_label(int(row['op_index']), names, row['network'])}")
         if policy == "ignore":
             return []
-        problems: list[str] = []
-        for kind, rows in ops.groupby(ops["kind"].astype(str), sort=True):
-            problems += self._check_kind(self.kinds[kind], kind, rows, name_of)
-        if problems and policy == "error":
-            raise InputError("; ".join(problems) + " (--strict)", file=source)
-        for text in problems:
-            warnings.warn(f"{source}: {text}", NetworkSupportWarning, stacklevel=3)
-        return problems
+        found = self.problems(ops, names)
+        sizes = ops.groupby(ops["network"].astype(str)).size()
+        texts, details = [], []
+        for net, rows in found.groupby(found["network"].astype(str), sort=True):
+            texts.append(summary_line(rows, int(sizes[net])))
+            details.append(rows.to_dict(orient="records"))
+        if texts and policy == "error":
+            others = f"; {len(texts) - 1} more network(s) outside it" if len(texts) > 1 else ""
+            raise InputError(texts[0] + others + " (--strict)", file=source)
+        for text, records in zip(texts, details):
+            warnings.warn(NetworkSupportWarning(f"{source}: {text}", records), stacklevel=3)
+        return texts
 
-    def _check_kind(self, sup: KindSupport, kind: str, rows: pd.DataFrame, name_of) -> list[str]:
-        out = []
+    def _kind_problems(self, sup: KindSupport, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
+        scale = dict(zip(self.features, self.scale))
+        parts = []
         for f in self.features:
             lo, hi = sup.ranges[f]
             v = rows[f].to_numpy(dtype=np.float64)
             outside = (v < lo) | (v > hi)
             if outside.any():
-                j = int(np.argmax(np.where(outside, np.maximum(v / max(hi, 1e-12), max(lo, 1e-12) / np.maximum(v, 1e-12)), 0)))
-                r = rows.iloc[j]
-                out.append(f"network {r['network']}, {name_of(r['network'], int(r['op_index']))} ({kind}): "
-                           f"{f}={v[j]:g} is outside the trained range [{lo:g}, {hi:g}] of {kind} operators "
-                           f"({int(outside.sum())} operator(s)); the prediction extrapolates")
+                bound = np.where(v > hi, hi, lo)[outside]
+                excess = np.abs(np.log1p(np.maximum(v[outside], 0)) - np.log1p(np.maximum(bound, 0))) / scale[f]
+                parts.append(_frame(rows[outside], kind, "range", f, v[outside], f"[{lo:g}, {hi:g}]", excess))
         for w, seen in sup.words.items():
             values = rows[w].astype(str)
-            new = (values != "") & ~values.isin(seen)
+            new = ((values != "") & ~values.isin(seen)).to_numpy()
             if new.any():
-                r = rows[new.to_numpy()].iloc[0]
-                out.append(f"network {r['network']}, {name_of(r['network'], int(r['op_index']))} ({kind}): "
-                           f"{w}={r[w]!r} was never seen with {kind} operators in training (seen: {seen})")
-        distinct = rows.drop_duplicates(subset=self.features)
-        dist = _nn_distance(_scaled(distinct, np.asarray(self.scale)), np.asarray(sup.points))
+                parts.append(_frame(rows[new], kind, "word", w, values[new].to_numpy(), f"seen: {', '.join(seen)}",
+                                    np.zeros(int(new.sum()))))
+        dist = self._distances(sup, rows)
         far = dist > sup.threshold
         if far.any():
-            j = int(np.argmax(dist))
-            r = distinct.iloc[j]
-            out.append(f"network {r['network']}, {name_of(r['network'], int(r['op_index']))} ({kind}): "
-                       f"distance {dist[j]:.2f} to the nearest training {kind} operator exceeds {sup.threshold:.2f} "
-                       f"({int(far.sum())} distinct operator(s) this far); the prediction extrapolates")
-        return out
+            parts.append(_frame(rows[far], kind, "distance", "distance", dist[far], f"<= {sup.threshold:.2f}",
+                                dist[far] - sup.threshold))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PROBLEM_COLUMNS)
+
+    def _distances(self, sup: KindSupport, rows: pd.DataFrame) -> np.ndarray:
+        """Each row's distance to the nearest training operator of its kind, computed once per
+        distinct operator (networks repeat their operators)."""
+        distinct = rows[self.features].drop_duplicates()
+        dist = _nn_distance(_scaled(distinct, np.asarray(self.scale)), np.asarray(sup.points))
+        lookup = distinct.assign(_dist=dist)
+        return rows[self.features].merge(lookup, on=self.features, how="left")["_dist"].to_numpy()
+
+
+PROBLEM_COLUMNS = ["network", "op_index", "operator", "kind", "reason", "feature", "value", "trained", "excess"]
+REASONS = ("range", "word", "distance")  # the order in which a network's worst problem is chosen
+
+
+def _frame(rows: pd.DataFrame, kind: str, reason: str, feature: str, values: Any, trained: str,
+           excess: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"network": rows["network"].astype(str).to_numpy(), "op_index": rows["op_index"].to_numpy(int),
+                         "operator": "", "kind": kind, "reason": reason, "feature": feature,
+                         "value": [v if isinstance(v, str) else float(v) for v in values], "trained": trained,
+                         "excess": np.round(np.asarray(excess, dtype=np.float64), 4)})
+
+
+def _op_label(op_index: int, names: Any = None, network: Any = None, name: str | None = None) -> str:
+    if name is None:
+        name = names(network, op_index) if names else ""
+    return f"operator {op_index} ({name})" if name else f"operator {op_index}"
+
+
+def describe(problem: dict[str, Any]) -> str:
+    """One problem (a row of :meth:`NetworkSupport.problems`) as a sentence."""
+    p = problem
+    where = f"network {p['network']}, {_op_label(int(p['op_index']), name=p['operator'])} ({p['kind']})"
+    if p["reason"] == "range":
+        return (f"{where}: {p['feature']}={p['value']:g} is outside the trained range {p['trained']} "
+                f"of {p['kind']} operators")
+    if p["reason"] == "word":
+        return f"{where}: {p['feature']}={p['value']!r} was never seen with {p['kind']} operators in training ({p['trained']})"
+    return (f"{where}: distance {p['value']:.2f} to the nearest training {p['kind']} operator exceeds "
+            f"{p['trained'].removeprefix('<= ')}")
+
+
+def summary_line(rows: pd.DataFrame, n_ops: int) -> str:
+    """One line for a network's problems (worst first): the worst named, then how many operators and
+    which features are outside."""
+    n_out = rows["op_index"].nunique()
+    features = ", ".join(dict.fromkeys(rows["feature"]))
+    return (f"{describe(rows.iloc[0].to_dict())}; {n_out} of {n_ops} operator(s) outside the training support "
+            f"({features}); the prediction extrapolates")
 
 
 def operator_namer(networks: pd.DataFrame):
-    """``(network, op_index) -> "operator i (name)"``, from the networks' definitions, computed only
-    for the operators a message names."""
+    """``(network, op_index) -> operator name``, from the networks' definitions, computed only for
+    the networks a message names."""
     import json
 
     from ..networks.expand import expand_network
@@ -171,6 +243,6 @@ def operator_namer(networks: pd.DataFrame):
             parsed = network_from_dict(json.loads(definitions[key]))
             graph = parsed if isinstance(parsed, GraphNetwork) else expand_network(parsed)
             cache[key] = [op.name for op in graph.ops]
-        return f"operator {i} ({cache[key][i]})"
+        return cache[key][i]
 
     return name

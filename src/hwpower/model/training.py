@@ -1,5 +1,9 @@
 """The training loop of :class:`~.neural.NeuralPowerModel`: deterministic, checkpointed every epoch,
-resumable bit for bit (optimizer, scheduler, RNG and early-stopping state are all saved)."""
+resumable bit for bit (optimizer, scheduler, RNG and early-stopping state are all saved).
+
+:func:`train` is the training runner's entry point for either estimator: it owns the I/O and run
+options (run folder, resume, progress bar, the ``stop_after`` test hook), so that the estimators'
+``fit(ds)`` stays the plain scikit-learn call (hyperparameters in ``__init__``, returns self)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import CheckpointError, InputError
 from ..io import write_json_atomic
 from .checkpoint import load_train_state, load_weights, read_meta, save_checkpoint
+from .gbt import GBTPowerModel
 from .neural import Encoded, NeuralPowerModel, resolve_device
 from .tables import NetworkTables
 
@@ -73,9 +78,25 @@ def _save(model: NeuralPowerModel, folder: Path, loop: dict[str, Any], opt=None,
     save_checkpoint(folder, model.module_.state_dict(), meta, state)
 
 
-def train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: bool, progress: bool,
-          stop_after: int | None) -> None:
-    """Deterministic algorithms on CPU during training only; the caller's setting is restored."""
+def train(model: NeuralPowerModel | GBTPowerModel, ds, *, run_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True, stop_after: int | None = None) -> NeuralPowerModel | GBTPowerModel:
+    """Fit ``model`` on a processed dataset and return it; with ``run_dir``, checkpoint there (the
+    neural model every epoch into ``last`` and ``best``, the trees once into ``best``).
+
+    ``resume=True`` continues the neural run in ``run_dir`` from its last checkpoint (same settings).
+    ``stop_after=k`` returns after ``k`` epochs of this call, right after the checkpoint: a test hook
+    that stands in for a crash. Deterministic algorithms on CPU during training only; the caller's
+    setting is restored.
+    """
+    if isinstance(model, GBTPowerModel):
+        if resume:
+            raise InputError("--resume applies to the neural models; the gbt model trains in one go")
+        if stop_after is not None:
+            raise InputError("stop_after applies to the neural models; the gbt model trains in one go")
+        model._fit(ds, progress=progress)
+        if run_dir is not None:
+            model.save(Path(run_dir) / "best")
+        return model
     before = torch.are_deterministic_algorithms_enabled()
     try:
         if resolve_device(model.device).type == "cpu":
@@ -83,6 +104,7 @@ def train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: bo
         _train(model, ds, run_dir=run_dir, resume=resume, progress=progress, stop_after=stop_after)
     finally:
         torch.use_deterministic_algorithms(before)
+    return model
 
 
 def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: bool, progress: bool,
@@ -110,7 +132,8 @@ def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: b
         loop = _restore(model, run_dir, opt, sched, gen)
         log.info("resuming after epoch %d", loop["epoch"])
     cols = [model.reported_.index(t) for t in model.targets]
-    n, bs = len(net), model.batch_size
+    stream = getattr(ds, "train_stream", None)  # load_processed(..., stream=True): every training row read from Parquet (processing/stream.py)
+    n, bs = (len(stream) if stream is not None else len(net)), model.batch_size
     n_batches = math.ceil(n / bs)
     with _progress(progress) as bar:
         task = bar.add_task(f"train {model.arch}", total=model.epochs * n_batches,
@@ -119,15 +142,15 @@ def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: b
         while not loop["done"] and epoch < model.epochs:
             t0, total = time.perf_counter(), 0.0
             model.module_.train()
-            perm = torch.randperm(n, generator=gen).to(device)
-            for b in range(n_batches):
-                idx = perm[b * bs:(b + 1) * bs]
-                pred = model.forward_normalized(hw[idx], nets, net[idx])[:, cols]  # (B, T)
-                loss = ((pred - y[idx]) ** 2).mean()
+            batches = (_streamed(model, stream, epoch, nets, device) if stream is not None else
+                       ((hw[idx], net[idx], y[idx]) for idx in torch.randperm(n, generator=gen).to(device).split(bs)))
+            for b, (hw_b, net_b, y_b) in enumerate(batches):
+                pred = model.forward_normalized(hw_b, nets, net_b)[:, cols]  # (B, T)
+                loss = ((pred - y_b) ** 2).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * len(idx)
+                total += loss.item() * len(y_b)
                 bar.update(task, advance=1, status=f"epoch {epoch + 1} loss {total / min(n, (b + 1) * bs):.2e}")
             sched.step()
             epoch += 1
@@ -151,6 +174,14 @@ def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: b
             if stop_after is not None and epoch - start >= stop_after and not loop["done"]:
                 return  # stands in for a crash after the checkpoint, in tests
     _finish(model, run_dir, loop, device)
+
+
+def _streamed(model: NeuralPowerModel, stream, epoch: int, nets, device: torch.device):
+    """The training rows of a streamed dataset, encoded a batch at a time."""
+    cols = model.hw_encoder_.columns + ["network", *model.targets]
+    for frame in stream.batches(epoch, model.batch_size):
+        e = model.encode_samples(frame[cols], nets, with_targets=True, source="train.parquet", out_of_range="ignore")
+        yield e.hw.to(device), e.net.to(device), e.y.to(device)
 
 
 def _finish(model: NeuralPowerModel, run_dir: Path | None, loop: dict[str, Any], device: torch.device) -> None:

@@ -216,7 +216,11 @@ class HardwareSpace:
             raise ValueError(f"n must be positive, got {n}")
         # random_base2 then a prefix: the same points as random(n), without scipy's balance warning
         m = max(int(np.ceil(np.log2(n))), 0)
-        u = qmc.Sobol(d=len(self.params), scramble=True, seed=seed).random_base2(m)[:n]
+        return self.from_unit(qmc.Sobol(d=len(self.params), scramble=True, seed=seed).random_base2(m)[:n])
+
+    def from_unit(self, u: np.ndarray) -> pd.DataFrame:
+        """Configurations from points of the unit cube (rows of ``u``, one column per parameter), as
+        :meth:`sample` maps its Sobol points (``hwpower.generate`` draws them a block at a time)."""
         cols: dict[str, np.ndarray] = {}
         for j, p in enumerate(self.params):
             grid = np.asarray(p.grid, dtype=object if p.is_categorical else float)

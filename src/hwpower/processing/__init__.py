@@ -3,7 +3,7 @@
 from .dataset import ProcessedDataset, load_processed
 from .pipeline import process, write_processed
 from .schema import DatasetSchema, infer_schema, load_schema
-from .summary import summary_table
+from .summary import dataset_summary
 
-__all__ = ["DatasetSchema", "ProcessedDataset", "infer_schema", "load_processed", "load_schema", "process",
-           "summary_table", "write_processed"]
+__all__ = ["DatasetSchema", "ProcessedDataset", "dataset_summary", "infer_schema", "load_processed", "load_schema",
+           "process", "write_processed"]

@@ -76,6 +76,7 @@ class ProcessedDataset:
         self.manifest = manifest if manifest is not None else {}
         self.rejects = rejects if rejects is not None else pd.DataFrame(columns=["file", "line", "reason", "text"])
         self.parts = parts  # features.NetworkParts
+        self.train_stream = None  # stream.ParquetBatches when the training rows are read batch by batch
 
     def __repr__(self) -> str:
         counts = self.manifest.get("counts", {})
@@ -105,8 +106,15 @@ def _ops_of(networks: pd.DataFrame) -> pd.DataFrame:
     return ops_from_definitions(networks)
 
 
-def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
-    """Read a processed folder written by ``hwpower process``."""
+def load_processed(path: str | os.PathLike[str], *, stream: bool | str = False, sample_rows: int = 1_000_000,
+                   seed: int = 0) -> ProcessedDataset:
+    """Read a processed folder written by ``hwpower process``.
+
+    ``stream``: the training split is not read into memory: ``train`` is a sample of ``sample_rows``
+    rows (to fit encoders on) and ``train_stream`` a :class:`~.stream.ParquetBatches` that reads all
+    of it batch by batch, shuffled from ``seed`` (docs/scale.md; ``stream.should_stream(manifest)``
+    says when a split is too large for memory); ``"auto"`` streams exactly when the training split
+    is (``stream.split_too_large``)."""
     from .features import expand
     from .integrity import read_json_object
     from .storage import read_parts, read_samples, read_table
@@ -121,14 +129,26 @@ def load_processed(path: str | os.PathLike[str]) -> ProcessedDataset:
                          f"{manifest.get('hwpower_version', '?')}); this hwpower reads format {FORMAT_VERSION} "
                          "(networks stored as operators): run `hwpower process RAW_DIR --out DIR` again",
                          file=str(manifest_path))
+    if stream == "auto":
+        from .stream import split_too_large
+
+        stream = split_too_large(path / "train.parquet")
     parts = read_parts(path)
     key_type = parts.networks["network"].dtype
     targets, storage = manifest["columns"]["targets"], manifest["storage"]["targets"]
-    splits = {}
+    splits, source = {}, None
     for name in ("train", "val"):
+        if stream and name == "train":
+            from .stream import ParquetBatches
+
+            source = ParquetBatches(path, manifest, key_type, seed=seed)
+            splits[name] = source.sample(sample_rows)
+            continue
         frame = read_samples(path / f"{name}.parquet", targets, storage)
         frame["network"] = pd.Categorical(frame["network"], dtype=key_type)  # one dictionary: the networks'
         splits[name] = frame
     rejects = read_table(path / "rejects.parquet") if (path / "rejects.parquet").is_file() else None
     expanded = dict.fromkeys(TABLES, lambda: dict(zip(TABLES, expand(parts))))
-    return ProcessedDataset(manifest=manifest, rejects=rejects, parts=parts, builders=expanded, **splits)
+    ds = ProcessedDataset(manifest=manifest, rejects=rejects, parts=parts, builders=expanded, **splits)
+    ds.train_stream = source  # None unless streamed: training then reads every row from it
+    return ds

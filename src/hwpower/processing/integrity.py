@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..plausibility import HARDWARE_BOUNDS, hardware_value_warning, network_warnings, warn
-from .checks import CheckedFile
+from .shardstats import ShardStats
 
 COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz", ".zip", ".7z", ".lz4")
 RAW_MANIFEST = "manifest.json"
@@ -48,13 +48,14 @@ class ShardInfo:
 
     role: str
     path: Path
-    checked: CheckedFile
+    stats: ShardStats  # its rows were written and let go: what the checks need of them
+    rejects: int
     sha256: str
     last_line_unended: int  # the line number of a last line without newline, else 0
 
     @property
     def rows_read(self) -> int:
-        return len(self.checked.columns["network"]) + len(self.checked.rejects)
+        return self.stats.rows + self.rejects
 
 
 def read_raw_manifest(raw_dir: Path) -> dict[str, Any] | None:
@@ -137,28 +138,17 @@ def check_val_rows(shards: list[ShardInfo], raw_dir: Path) -> None:
     if not val:
         raise InputError("no val_*.txt files: validation rows are needed to train and evaluate a predictor "
                          "(hwpower generate writes them)", file=str(raw_dir))
-    if not any(len(s.checked.columns["network"]) for s in val):
+    if not any(s.stats.rows for s in val):
         raise InputError("no validation rows left: every row of the val_*.txt files was rejected",
                          file=str(val[0].path))
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's constants: each column's bits mixed into the row's hash
-_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
-
-
-def _row_hashes(shards: list[ShardInfo], names: list[str]) -> np.ndarray:
-    """A 64-bit hash of each row (every column in ``names``), over the shards in order; vectorised."""
-    out = []
-    for s in shards:
-        h = np.zeros(len(s.checked.columns["network"]), dtype=np.uint64)
-        for name in names:
-            col = s.checked.columns[name]
-            bits = col.astype(np.float64 if col.dtype.kind == "f" else np.int64, copy=False).view(np.uint64)
-            h = (h ^ bits) * _MIX
-            h ^= h >> np.uint64(31)
-            h *= _MIX2
-        out.append(h)
-    return np.concatenate(out) if out else np.empty(0, dtype=np.uint64)
+def _sorted_hashes(shards: list[ShardInfo]) -> np.ndarray:
+    """The 64-bit hash of every row of the shards (:func:`.shardstats.hash_columns`), sorted: one copy,
+    sorted in place (8 bytes a row)."""
+    out = np.concatenate([s.stats.hashes for s in shards]) if shards else np.empty(0, dtype=np.uint64)
+    out.sort()
+    return out
 
 
 class _Locator:
@@ -166,45 +156,72 @@ class _Locator:
 
     def __init__(self, shards: list[ShardInfo]):
         self.shards = shards
-        self.starts = np.cumsum([0] + [len(s.checked.columns["network"]) for s in shards])
+        self.starts = np.cumsum([0] + [s.stats.rows for s in shards])
 
     def __call__(self, i: int) -> tuple[ShardInfo, int]:
         k = int(np.searchsorted(self.starts, i, side="right") - 1)
-        return self.shards[k], self.shards[k].checked.line(i - int(self.starts[k]))
+        return self.shards[k], self.shards[k].stats.line(i - int(self.starts[k]))
+
+    def first_repeat(self, repeated: np.ndarray) -> tuple[int, int]:
+        """(the first row whose hash an earlier row has, that earlier row), given the sorted hashes that
+        occur more than once; shard by shard, stopping at the first shard that holds a repeat."""
+        seen_h, seen_row = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)  # sorted by hash
+        for s, start in zip(self.shards, self.starts):
+            rows = np.flatnonzero(_member(s.stats.hashes, repeated))
+            h = s.stats.hashes[rows]
+            rows = rows + int(start)
+            values, first = np.unique(h, return_index=True)
+            before = _member(h, seen_h)
+            again = before.copy()
+            again[np.setdiff1d(np.arange(len(h)), first)] = True  # a later row of a hash repeated in the shard
+            if again.any():
+                i = int(np.argmax(again))
+                if before[i]:
+                    return int(rows[i]), int(seen_row[np.searchsorted(seen_h, h[i])])
+                return int(rows[i]), int(rows[first[np.searchsorted(values, h[i])]])
+            order = np.argsort(np.concatenate([seen_h, values]), kind="stable")
+            seen_h = np.concatenate([seen_h, values])[order]
+            seen_row = np.concatenate([seen_row, rows[first]])[order]
+        raise AssertionError("a repeated hash was not found")  # the caller counted a repeat
 
 
-def _first_repeat(h: np.ndarray) -> tuple[int, int, int]:
-    """(repeated rows, the first row that repeats an earlier one, that earlier row); (0, -1, -1) if none."""
-    ordered = np.sort(h)
-    count = int((ordered[1:] == ordered[:-1]).sum())
+def _member(h: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Which of ``h`` are in ``sorted_values`` (a binary search each: no sort of both, as np.isin does)."""
+    if not len(sorted_values):
+        return np.zeros(len(h), dtype=bool)
+    return sorted_values[np.minimum(np.searchsorted(sorted_values, h), len(sorted_values) - 1)] == h
+
+
+def _first_repeat(ordered: np.ndarray, where: _Locator) -> tuple[int, int, int]:
+    """(repeated rows, the first row that repeats an earlier one, that earlier row); (0, -1, -1) if none.
+    ``ordered``: the rows' hashes sorted. Only the rows of repeated hashes are located."""
+    same = ordered[1:] == ordered[:-1]
+    count = int(same.sum())
     if not count:
         return 0, -1, -1
-    order = np.argsort(h, kind="stable")  # only when there is something to show: equal hashes keep row order
-    same = h[order][1:] == h[order][:-1]
-    later, earlier = order[1:][same], order[:-1][same]
-    k = int(np.argmin(later))
-    return count, int(later[k]), int(earlier[k])
+    return (count, *where.first_repeat(np.unique(ordered[1:][same])))
 
 
-def check_repeats(shards: list[ShardInfo], names: list[str]) -> list[Finding]:
+def check_repeats(shards: list[ShardInfo]) -> list[Finding]:
     """Identical rows (every column the schema reads) within a split, and validation rows that
     repeat a training row; found by a 64-bit hash of each row."""
     by_role = {r: [s for s in shards if s.role == r] for r in ("train", "val")}
-    hashes = {r: _row_hashes(by_role[r], names) for r in by_role}
     where = {r: _Locator(by_role[r]) for r in by_role}
+    train = _sorted_hashes(by_role["train"])
     findings = []
-    for role, h in hashes.items():
-        count, i, j = _first_repeat(h)
+    for role in by_role:
+        count, i, j = _first_repeat(train if role == "train" else _sorted_hashes(by_role[role]), where[role])
         if count:
             (a, la), (b, lb) = where[role](i), where[role](j)
             findings.append(Finding(f"{count} duplicate {role} rows; the first repeats {b.path.name} line {lb}",
                                     file=str(a.path), where=f"line {la}"))
-    train = np.sort(hashes["train"])
-    pos = np.minimum(np.searchsorted(train, hashes["val"]), max(len(train) - 1, 0))
-    in_train = train[pos] == hashes["val"] if len(train) else np.zeros(len(hashes["val"]), dtype=bool)
+    val = np.concatenate([s.stats.hashes for s in by_role["val"]]) if by_role["val"] else np.empty(0, np.uint64)
+    pos = np.minimum(np.searchsorted(train, val), max(len(train) - 1, 0))
+    in_train = train[pos] == val if len(train) else np.zeros(len(val), dtype=bool)
     if in_train.any():
         i = int(np.argmax(in_train))
-        j = int(np.flatnonzero(hashes["train"] == hashes["val"][i])[0])
+        j = next(int(start) + int(np.argmax(t.stats.hashes == val[i])) for t, start in
+                 zip(where["train"].shards, where["train"].starts) if (t.stats.hashes == val[i]).any())
         (a, la), (b, lb) = where["val"](i), where["train"](j)
         findings.append(Finding(f"{int(in_train.sum())} validation rows repeat training rows (validation would not "
                                 f"measure unseen data); the first repeats {b.path.name} line {lb}",
@@ -216,16 +233,14 @@ def check_hardware(shards: list[ShardInfo], numeric: list[str]) -> list[Finding]
     """Hardware values outside :data:`hwpower.plausibility.HARDWARE_BOUNDS`: the first, and how many."""
     findings = []
     for name in (n for n in numeric if n in HARDWARE_BOUNDS):
-        low, high = HARDWARE_BOUNDS[name]
-        bad = [(s, np.flatnonzero((s.checked.columns[name] < low) | (s.checked.columns[name] > high))) for s in shards]
-        count = sum(len(rows) for _, rows in bad)
-        if not count:
+        bad = [(s, s.stats.outside[name]) for s in shards if name in s.stats.outside]
+        if not bad:
             continue
-        s, rows = next((s, rows) for s, rows in bad if len(rows))
-        value = float(s.checked.columns[name][rows[0]])
+        count = sum(found[0] for _, found in bad)
+        s, (_, row, value) = bad[0]
         more = f"and {count - 1} more rows" if count > 1 else ""
         findings.append(Finding(hardware_value_warning(name, value, more) or "", file=str(s.path),
-                                where=f"line {s.checked.line(int(rows[0]))}"))
+                                where=f"line {s.stats.line(row)}"))
     return findings
 
 

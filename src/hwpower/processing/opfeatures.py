@@ -13,6 +13,17 @@ oracle's loop nest) and the kind attributes that change the cost: ``kernel``, ``
 ``dilation`` (the larger side; 0 where the kind has none), ``fn`` (function of an element-wise,
 norm, pool, upsample or move operator), ``act`` (fused activation) and ``norm`` (fused batch norm)
 as words ("" where the kind has no such attribute).
+
+:func:`needs_table` gives, per operator occurrence (they depend on the whole network, not on the
+operator alone), the words oracle 2.0's fused schedule needs to keep its tensors on chip
+(oracle/schedule.py, ``SchedulePlan.need``): ``need_out_words`` for its output, and for its streamed
+inputs the lowest and highest need with the share of the input words at the lowest
+(``need_in_lo_words``, ``need_in_hi_words``, ``in_lo_frac``). A tensor stays on chip when its need
+fits the buffer's activation share, so these give the DRAM traffic of each hardware configuration
+exactly for one or two inputs. Graph inputs and outputs never stay on chip: their need is ``inf``
+(a physical "no buffer is large enough", only compared with the buffer, never standardised as a
+number). They are computed when a model asks (a schedule plan costs milliseconds per network, more
+than all other processing of a network), not stored by ``hwpower process``.
 """
 
 from __future__ import annotations
@@ -23,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..networks.expand import INPUT, _Expander, _image
+from ..networks import GraphNetwork
+from ..networks.expand import INPUT, Expander, expand_network, image_shape
 from ..networks.layers import Layer, LayerOp, LayerTable
 from ..networks.ops import KIND_NAMES, Op
 
@@ -32,6 +44,38 @@ OP_SHAPE_ATTRS = ["kernel", "stride", "dilation"]
 OP_WORD_ATTRS = ["fn", "act", "norm"]
 KIND_ORDER = list(LayerOp)  # codes are LayerOp values: stable, appended only
 OP_FEATURES = [*OP_COUNT_NAMES, *OP_SHAPE_ATTRS]
+NEED_COLUMNS = ["need_in_lo_words", "need_in_hi_words", "in_lo_frac", "need_out_words"]
+
+
+def residency_needs(net: Any) -> np.ndarray:
+    """(L, 4) float64, one row per operator of ``net`` (block network or graph) in execution order:
+    the :data:`NEED_COLUMNS` of the fused schedule's plan (see the module docstring)."""
+    from ..oracle.schedule import plan  # the oracle's own plan: features match its residency exactly
+
+    p = plan(net if isinstance(net, GraphNetwork) else expand_network(net))
+    need = np.append(p.need, np.inf)  # the plan's padding index (no input) is never on chip
+    n_in = need[p.in_idx]  # (L, K)
+    used = p.in_wgt > 0
+    lo = np.where(used, n_in, np.inf).min(axis=1)
+    hi = np.where(used, n_in, -np.inf).max(axis=1)
+    lo_frac = np.where(used & (n_in <= lo[:, None]), p.in_wgt, 0.0).sum(axis=1)
+    return np.stack([lo, hi, lo_frac, need[p.out_idx]], axis=1)
+
+
+def needs_table(networks: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """network, op_index and the :data:`NEED_COLUMNS` of the networks ``keys``, from their
+    ``definition`` (JSON) in a networks table (as a processed dataset or NetworkTables holds it)."""
+    import json
+
+    from ..networks.jsonio import network_from_dict
+
+    rows = networks[networks["network"].astype(str).isin(keys)]
+    frames = []
+    for key, text in zip(rows["network"].astype(str), rows["definition"]):
+        got = residency_needs(network_from_dict(json.loads(text)))
+        frames.append(pd.DataFrame({"network": key, "op_index": np.arange(len(got)),
+                                    **{name: got[:, k] for k, name in enumerate(NEED_COLUMNS)}}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["network", "op_index", *NEED_COLUMNS])
 
 
 def op_row(op: Op) -> tuple[Any, ...]:
@@ -42,16 +86,16 @@ def op_row(op: Op) -> tuple[Any, ...]:
     return (*LayerTable.row(op), *sides, *words)
 
 
-class _BlockExpander(_Expander):
+class _BlockExpander(Expander):
     """Expands one block in isolation: an element-wise join with an earlier block's output reads a
     stand-in tensor of the same shape (the features see only the shape)."""
 
-    def _second(self, layer: Layer, block_in: str, branch: str | None, se_input: str | None) -> str | None:
+    def second_input(self, layer: Layer, block_in: str, branch: str | None, se_input: str | None) -> str | None:
         if layer.joins == "earlier":
             name = f"{layer.name}.earlier"
-            self.shapes[name] = _image(layer.out_channels, layer.out_size)
+            self.shapes[name] = image_shape(layer.out_channels, layer.out_size)
             return name
-        return super()._second(layer, block_in, branch, se_input)
+        return super().second_input(layer, block_in, branch, se_input)
 
 
 def block_ops(block: Any, flat_input: bool) -> list[Op]:
@@ -59,7 +103,7 @@ def block_ops(block: Any, flat_input: bool) -> list[Op]:
     running tensor at the block's start is flat (``flat_input``, after a linear layer) or an image."""
     channels, size = block.in_shape
     walker = _BlockExpander(size)
-    walker.shapes[INPUT] = (1, channels) if flat_input else _image(channels, size)
+    walker.shapes[INPUT] = (1, channels) if flat_input else image_shape(channels, size)
     walker.block(0, block)
     return walker.ops
 

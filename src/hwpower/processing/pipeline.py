@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,16 @@ from ..errors import InputError
 from ..io import atomic_dir, write_json_atomic
 from .checks import CheckedFile
 from .dataset import FORMAT_VERSION, MANIFEST, TABLES, ProcessedDataset
-from .decimal import encode_tables, encode_targets, stored_target_choice_text
+from .targets import encode_tables, encode_targets, stored_target_choice_text
 from .features import expand, feature_definitions, network_parts, parts_from_tables
 from .netread import NetworkSet
 from .integrity import read_raw_manifest
-from .reading import check_all, start_reading
+from .integrity import ShardInfo
+from .reading import ShardQueue, check_all
 from .samples import Reject
 from .schema import DatasetSchema, load_schema, schema_from_manifest
-from .storage import SplitWriter, frame_columns, samples_table, write_parts, write_samples, write_table
+from .shardstats import merged_range, network_rows
+from .storage import SplitWriter, frame_columns, read_samples, samples_table, write_parts, write_samples, write_table
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +56,46 @@ def find_raw_files(raw_dir: Path) -> dict[str, list[Path]]:
 
 def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
             schema: str | os.PathLike[str] | DatasetSchema | None = None, skip_bad_rows: bool = False,
-            progress: bool = True, strict: bool = False, require_val: bool = True) -> ProcessedDataset:
+            progress: bool = True, strict: bool = False, require_val: bool = True,
+            ray_address: str | None = None) -> ProcessedDataset:
     """Process a raw folder into a :class:`ProcessedDataset`; write it atomically to ``out_dir`` if given.
 
     ``schema``: a schema TOML path or object; None infers it from the first train file's header
     (``ds.manifest["schema"]["inferred"]`` is then true). Without ``skip_bad_rows`` the first bad row
     raises :class:`InputError` naming file and line; with it, bad rows go to ``ds.rejects``. Folder
     checks (processing/integrity.py): no validation rows is an error unless ``require_val=False``;
-    duplicates, overlap and implausible values warn, or raise with ``strict``.
+    duplicates, overlap and implausible values warn, or raise with ``strict``. ``ray_address``
+    (``local``, ``auto`` or a cluster's address): shards are read, parsed and checked as Ray tasks; the
+    same files as a local run (docs/scale.md).
     """
     raw_dir = Path(raw_dir)
-    files = find_raw_files(raw_dir)
     if schema is not None and not isinstance(schema, DatasetSchema):
         schema = load_schema(schema)
+    options = {"schema": schema, "skip_bad_rows": skip_bad_rows, "progress": progress, "strict": strict,
+               "require_val": require_val}
+    with contextlib.ExitStack() as stack:
+        if ray_address is not None:
+            from ..generate.cluster import ray_session
+
+            options["ray"] = stack.enter_context(ray_session(ray_address))
+        if out_dir is None:
+            return _process(raw_dir, None, keep=True, **options)
+        try:  # rows written shard by shard and let go: memory does not grow with them
+            return _process(raw_dir, Path(out_dir), keep=False, **options)
+        except _KeepRows:  # a shard could not be written like the ones before it: hold every row, as in memory
+            log.info("a shard's targets need another storage than the first's (or rows were set aside): "
+                     "processing again with every row in memory")
+            return _process(raw_dir, Path(out_dir), keep=True, **options)
+
+
+class _KeepRows(Exception):
+    """Raised when a split cannot be written shard by shard (bad rows set aside, or a shard whose targets
+    the first shard's storage cannot hold): the run is made again holding all rows."""
+
+
+def _process(raw_dir: Path, out_dir: Path | None, *, keep: bool, schema: DatasetSchema | None, skip_bad_rows: bool,
+             progress: bool, strict: bool, require_val: bool, ray: Any = None) -> ProcessedDataset:
+    files = find_raw_files(raw_dir)
     sample_files = [("train", p) for p in files["train"]] + [("val", p) for p in files["val"]]
     # Exit order matters on errors: threads finish before the temporary output folder is removed.
     with _gc_paused(), _progress(progress) as bar, contextlib.ExitStack() as stack:
@@ -75,7 +105,7 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
         task = bar.add_task("processing", total=len(files["nets"]) + len(sample_files) + 1)
         # Shards are read, parsed, checked and encoded in the background while the networks are read
         # and their features computed here: both cores busy.
-        prepared = start_reading(loader, checker, sample_files, schema, skip_bad_rows)
+        prepared = ShardQueue(loader, checker, sample_files, schema, skip_bad_rows, ray=ray)
         try:
             nets, sources = _read_nets(files["nets"], lambda name: (bar.update(task, description=f"read {name}"),
                                                                      bar.advance(task)))
@@ -83,21 +113,21 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
             parts_done = writer_pools["other"].submit(network_parts, nets)
             if tmp is not None:
                 writes = [writer_pools["other"].submit(lambda: write_parts(parts_done.result(), tmp))]
-                early = _EarlyWriter(tmp, writer_pools, nets.keys)
+                early = _EarlyWriter(tmp, writer_pools, nets.keys, strict=not keep)
             samples = check_all(prepared, nets.resolve, skip_bad_rows,
                                 lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)),
                                 on_checked=early.add if tmp is not None else None, strict=strict,
-                                require_val=require_val, nets=nets)  # folder checks: processing/integrity.py
+                                require_val=require_val, nets=nets, keep=keep)  # folder checks: processing/integrity.py
             bar.update(task, description="network features")
             parts = parts_done.result()
             bar.advance(task)
         finally:
-            for future in prepared:
-                future.cancel()  # after an error: do not parse the remaining shards
+            prepared.cancel()  # after an error: do not parse the remaining shards
         schema, storage = samples.schema, samples.storage
         numeric, categorical = schema.numeric_names, schema.categorical_values
-        files = {r: samples.parts[r] or [_no_rows(schema)] for r in ("train", "val")}
-        stored = {r: samples.stored[r] or [_no_stored(schema, storage)] for r in ("train", "val")}
+        # streamed (not keep): the rows were written and let go; only a split without files is left to write
+        files = {r: (samples.parts[r] if keep else []) or [_no_rows(schema)] for r in ("train", "val")}
+        stored = {r: (samples.stored[r] if keep else []) or [_no_stored(schema, storage)] for r in ("train", "val")}
         rejects = _rejects_frame(samples.rejects)
         if tmp is not None:
             writes.append(writer_pools["other"].submit(_write_rejects, rejects, tmp / "rejects.parquet"))
@@ -105,13 +135,15 @@ def process(raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | N
                 writes.append(writer_pools[role].submit(_write_split, files[role], stored[role], numeric, categorical,
                                                         nets.keys, tmp / f"{role}.parquet", storage))
         key_type = parts.networks["network"].dtype
+        if keep:
+            frames = {r: partial(lambda r: {r: _samples_frame(files[r], schema, key_type)}, r) for r in ("train", "val")}
+        else:  # read back from the output (its rows were let go)
+            frames = {r: partial(lambda r: {r: _read_split(out_dir, r, schema, storage, key_type)}, r)
+                      for r in ("train", "val")}
+        # pandas tables only when asked for (the command line never needs them)
         ds = ProcessedDataset(rejects=rejects, parts=parts, builders={
-            # pandas tables only when asked for (the command line never needs them)
-            "train": lambda: {"train": _samples_frame(files["train"], schema, key_type)},
-            "val": lambda: {"val": _samples_frame(files["val"], schema, key_type)},
-            **dict.fromkeys(TABLES, lambda: dict(zip(TABLES, expand(parts)))),
-        })
-        ds.manifest = _manifest(ds, files, schema, sources + samples.sources, raw_dir, storage)
+            **frames, **dict.fromkeys(TABLES, lambda: dict(zip(TABLES, expand(parts))))})
+        ds.manifest = _manifest(ds, samples.shards, schema, sources + samples.sources, raw_dir, storage)
         if tmp is not None:
             for done in writes:
                 done.result()
@@ -124,8 +156,9 @@ class _EarlyWriter:
     came encoded with the storage of the first (almost always); otherwise the split is written whole
     at the end (``finish`` says which splits)."""
 
-    def __init__(self, folder: Path, pools: dict[str, ThreadPoolExecutor], keys: list[str]):
-        self.folder, self.pools, self.keys = folder, pools, keys
+    def __init__(self, folder: Path, pools: dict[str, ThreadPoolExecutor], keys: list[str], *, strict: bool = False):
+        """``strict``: a file that cannot be written with the others raises :class:`_KeepRows`."""
+        self.folder, self.pools, self.keys, self.strict = folder, pools, keys, strict
         self.writers: dict[str, SplitWriter] = {}
         self.futures: dict[str, list[Future]] = {"train": [], "val": []}
         self.storage: dict[str, dict] | None = None
@@ -133,13 +166,18 @@ class _EarlyWriter:
 
     def add(self, role: str, done: CheckedFile, schema: DatasetSchema) -> None:
         if self.broken or done.stored is None or (self.storage is not None and done.storage != self.storage):
+            if self.strict:
+                raise _KeepRows()
             self.broken = True  # written whole at the end
             return
         self.storage = self.storage or done.storage
         if role not in self.writers:
             self.writers[role] = SplitWriter(self.folder / f"{role}.parquet", schema.numeric_names,
                                              schema.categorical_values, self.keys)
-        self.futures[role].append(self.pools[role].submit(self.writers[role].add, done.columns, done.stored, done.storage))
+        pending = self.futures[role]
+        if len(pending) >= 2:  # at most two files of a split waiting to be written: memory stays bounded
+            pending.pop(0).result()
+        pending.append(self.pools[role].submit(self.writers[role].add, done.columns, done.stored, done.storage))
 
     def finish(self, storage: dict[str, dict]) -> list[str]:
         """Close the files; the splits still to write (all of them if the storage changed, or a split
@@ -226,29 +264,23 @@ def _write_split(files, stored, numeric, categorical, keys, path: Path, storage:
     write_samples(samples_table(files, stored, numeric, categorical, keys), path, storage)
 
 
-def _range(parts: list[np.ndarray], allowed: tuple | None = None) -> list:
-    """[min, max] of a numeric column over its files, or the sorted allowed values present (codes)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return []
-    if allowed is not None:
-        present = sum(np.bincount(p, minlength=len(allowed)) for p in parts) > 0
-        return sorted(v for v, here in zip(allowed, present) if here)
-    return [min(p.min().item() for p in parts), max(p.max().item() for p in parts)]
+def _read_split(folder: Path, role: str, schema: DatasetSchema, storage: dict[str, dict],
+                key_type: pd.CategoricalDtype) -> pd.DataFrame:
+    """A split as :func:`.dataset.load_processed` reads it, from the finished output folder."""
+    frame = read_samples(folder / f"{role}.parquet", [t.name for t in schema.targets], storage)
+    frame["network"] = pd.Categorical(frame["network"], dtype=key_type)
+    return frame
 
 
-def _present(files: list[dict[str, np.ndarray]], n: int) -> np.ndarray:
-    """Which of the ``n`` networks a split's rows name (from the key codes: no string work)."""
-    return sum((np.bincount(f["network"], minlength=n) for f in files), np.zeros(n, dtype=np.int64)) > 0
-
-
-def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]], schema: DatasetSchema,
+def _manifest(ds: ProcessedDataset, shards: list[ShardInfo], schema: DatasetSchema,
               sources: list[dict], raw_dir: Path, storage: dict[str, dict]) -> dict[str, Any]:
     parts = ds.parts
     n = len(parts.networks)
-    in_train, in_val = _present(files["train"], n), _present(files["val"], n)
-    rows = {r: sum(len(f["network"]) for f in files[r]) for r in ("train", "val")}
-    unseen = sum(int((~in_train[f["network"]]).sum()) for f in files["val"])
+    stats = {r: [s.stats for s in shards if s.role == r] for r in ("train", "val")}
+    per_network = {r: network_rows(stats[r], n) for r in stats}
+    in_train, in_val = per_network["train"] > 0, per_network["val"] > 0
+    rows = {r: sum(s.rows for s in stats[r]) for r in stats}
+    unseen = int(per_network["val"][~in_train].sum())
     occ = parts.network_blocks["block_id"].to_numpy()
     layers_per_block = np.bincount(parts.unique_layers["block_id"].to_numpy(), minlength=len(parts.unique_blocks))
     cols = [c.name for c in (*schema.numeric, *schema.categorical, *schema.targets)]
@@ -278,7 +310,7 @@ def _manifest(ds: ProcessedDataset, files: dict[str, list[dict[str, np.ndarray]]
             "graph_networks": int(parts.networks["graph"].notna().sum()),
             "rejects": len(ds.rejects),
         },
-        "ranges": {c: _range([f[c] for r in ("train", "val") for f in files[r]], cats.get(c)) for c in cols},
+        "ranges": {c: merged_range(stats["train"] + stats["val"], c, cats.get(c)) for c in cols},
         "features": feature_definitions(),
         "schema": schema.to_dict(),
         "sources": sources,

@@ -10,7 +10,8 @@ line reported is the one a sequential reading would report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,10 @@ import numpy as np
 
 from ..errors import InputError
 from . import integrity
-from .decimal import encode_tables, encode_targets
+from .targets import encode_tables, encode_targets
 from .checks import CheckedFile, SampleChecks, check_samples
-from .samples import Parsed, RawFile, Reject, Resolver, load_raw, parse_samples
+from .shardstats import shard_stats
+from .samples import Parsed, RawFile, Reject, Resolver, load_raw, parse_samples, read_bytes
 from .schema import DatasetSchema, infer_schema
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class SampleResult:
         return {role: [f.columns for f in files] for role, files in self.files.items()}
     rejects: list[Reject] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    shards: list[integrity.ShardInfo] = field(default_factory=list)  # each file's summary, in order
 
 
 class _Storage:
@@ -74,19 +77,63 @@ class _Storage:
         self.chosen = self.chosen or checks.storage
 
 
-def start_reading(loader: ThreadPoolExecutor, checker: ThreadPoolExecutor, sample_files: list[tuple[str, Path]],
-                  schema: DatasetSchema | None, skip_bad_rows: bool) -> list[Future]:
-    """Queue every shard on the two stages (one worker each: shards pass in order, one schema is
-    inferred from the first); returns every future, the checked ones last, one per shard."""
-    storage = _Storage()
-    first = loader.submit(_load_first, *sample_files[0], schema, skip_bad_rows)
-    loads = [first] + [loader.submit(_load_next, role, path, first, skip_bad_rows) for role, path in sample_files[1:]]
-    return loads + [checker.submit(_check, load, storage) for load in loads]
+class ShardQueue:
+    """The shards on the two stages (one worker each: shards pass in order, one schema is inferred from
+    the first), at most ``ahead`` shards queued beyond the one being finished, so memory holds a few
+    shards whatever their number. Iterating yields each shard's stage-two future, in order."""
+
+    def __init__(self, loader: ThreadPoolExecutor, checker: ThreadPoolExecutor, sample_files: list[tuple[str, Path]],
+                 schema: DatasetSchema | None, skip_bad_rows: bool, ahead: int = 2, ray: Any = None):
+        """``ray``: an initialised ``ray`` module: the shards after the first are read, parsed and checked
+        (all but the network column) as Ray tasks, two per CPU of the cluster at a time, their bytes sent
+        from here; their targets are still encoded here, in order, so the files equal a local run's."""
+        self.loader, self.checker, self.files, self.skip = loader, checker, sample_files, skip_bad_rows
+        self.storage, self.ahead, self.next = _Storage(), ahead, 1
+        self.first = loader.submit(_load_first, *sample_files[0], schema, skip_bad_rows)
+        self.pending: deque[tuple[Future, Future]] = deque([(self.first, checker.submit(_check, self.first, self.storage))])
+        self.remote = None
+        if ray is not None:  # tasks are queued once iterating starts (they need the first shard's schema)
+            self.remote = ray.remote(_prepare_remote)
+            self.ahead = max(ahead, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        else:
+            self._fill()
+
+    def _fill(self) -> None:
+        while len(self.pending) <= self.ahead and self.next < len(self.files):
+            role, path = self.files[self.next]
+            if self.remote is not None:
+                head: _Prepared = self.first.result()
+                load = self.remote.remote(role, path, read_bytes(path), head.schema, head.raw.header,
+                                          head.raw.path.name, self.skip).future()
+            else:
+                load = self.loader.submit(_load_next, role, path, self.first, self.skip)
+            self.pending.append((load, self.checker.submit(_check, load, self.storage)))
+            self.next += 1
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[Future]:
+        self._fill()
+        while self.pending:
+            _, checked = self.pending.popleft()
+            self._fill()
+            yield checked
+
+    def cancel(self) -> None:
+        """After an error: parse no more shards."""
+        self.next = len(self.files)
+        for load, checked in self.pending:
+            load.cancel()
+            checked.cancel()
 
 
 def _check(load: Future, storage: _Storage) -> _Prepared:
-    p: _Prepared = load.result()
-    p.checks = SampleChecks(p.raw, p.schema, p.parsed).run_local()
+    p: _Prepared | _Failed = load.result()
+    if isinstance(p, _Failed):
+        raise InputError(p.problem, file=p.file, where=p.where)
+    if p.checks is None:  # not checked by a Ray task
+        p.checks = SampleChecks(p.raw, p.schema, p.parsed).run_local()
     p.parsed = None
     storage.encode(p.checks)
     p.raw.hash()
@@ -105,18 +152,46 @@ def _load_first(role: str, path: Path, schema: DatasetSchema | None, skip_bad_ro
 def _load_next(role: str, path: Path, first: Future, skip_bad_rows: bool) -> _Prepared:
     head = first.result()  # done already: the stage has one worker
     raw = load_raw(path, head.schema.separator, skip_bad_rows=skip_bad_rows)
-    if set(raw.header) != set(head.raw.header):
-        a, b = set(raw.header), set(head.raw.header)
-        raise InputError(f"columns differ from {head.raw.path.name}: missing {sorted(b - a)}, extra "
-                         f"{sorted(a - b)}", file=str(path), where="line 1")
+    _same_columns(raw, head.raw.header, head.raw.path.name)
     return _Prepared(role, raw, head.schema, None, parse_samples(raw, head.schema))
 
 
-def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, advance: Callable[[str], None],
+def _same_columns(raw: RawFile, header: list[str], first_name: str) -> None:
+    if set(raw.header) != set(header):
+        a, b = set(raw.header), set(header)
+        raise InputError(f"columns differ from {first_name}: missing {sorted(b - a)}, extra "
+                         f"{sorted(a - b)}", file=str(raw.path), where="line 1")
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An :class:`InputError` of a Ray task, returned rather than raised (so it comes back as it was)."""
+
+    problem: str
+    file: str | None
+    where: str | None
+
+
+def _prepare_remote(role: str, path: Path, data: bytes, schema: DatasetSchema, header: list[str], first_name: str,
+                    skip_bad_rows: bool) -> _Prepared | _Failed:
+    """A Ray task: one shard read from ``data``, parsed and checked but for its network column."""
+    try:
+        raw = load_raw(path, schema.separator, skip_bad_rows=skip_bad_rows, data=data)
+        _same_columns(raw, header, first_name)
+        p = _Prepared(role, raw, schema, None, parse_samples(raw, schema))
+        p.checks, p.parsed = SampleChecks(raw, schema, p.parsed).run_local(), None
+        return p
+    except InputError as exc:
+        return _Failed(exc.problem, exc.file, exc.where)
+
+
+def check_all(prepared: ShardQueue, resolve: Resolver, skip_bad_rows: bool, advance: Callable[[str], None],
               on_checked: Callable[[str, CheckedFile, DatasetSchema], None] | None = None, *, strict: bool = False,
-              require_val: bool = True, nets: Any = None) -> SampleResult:
-    """Check the shards' network columns in order (``prepared`` from :func:`start_reading`); the first
-    bad line raises unless ``skip_bad_rows``. ``on_checked(role, file, schema)`` sees each file when done.
+              require_val: bool = True, nets: Any = None, keep: bool = True) -> SampleResult:
+    """Check the shards' network columns in order; the first bad line raises unless ``skip_bad_rows``.
+    ``on_checked(role, file, schema)`` sees each file when done (and writes it); without ``keep`` the
+    rows are then let go (``files`` hold no columns, every file's targets stored alike, ``storage`` theirs)
+    and only their :class:`~.shardstats.ShardStats` are kept.
     Then the folder as a whole (:mod:`.integrity`: the generator's manifest, validation rows, repeated
     rows, plausibility of hardware values and of ``nets``, a NetworkSet): errors raise, findings warn
     (the first raises with ``strict``)."""
@@ -124,7 +199,7 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
     cache: dict[str, int] = {}  # network value -> row of the networks table, shared by the files
     shards: list[integrity.ShardInfo] = []
     findings: list[integrity.Finding] | None = None
-    for future in prepared[len(prepared) // 2:]:
+    for future in prepared:
         p: _Prepared = future.result()
         if findings is None:  # the folder's own checks first: a missing shard is named before any row
             folder = p.raw.path.parent
@@ -134,18 +209,24 @@ def check_all(prepared: list[Future], resolve: Resolver, skip_bad_rows: bool, ad
         done = check_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, checks=p.checks, cache=cache)
         if on_checked is not None:
             on_checked(p.role, done, p.schema)
+        stats = shard_stats(done, p.schema)
+        if not keep:  # written: keep what the checks and the manifest need
+            out.storage = done.storage or {}
+            done = CheckedFile({}, None, done.storage, done.rejects)
         out.files[p.role].append(done)
         out.rejects += done.rejects
         p.raw.hash()  # done by stage two, unless the file was re-read here
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
-                            "rows": len(done.columns["network"]), "rejects": len(done.rejects)})
+                            "rows": stats.rows, "rejects": len(done.rejects)})
         unended = p.raw.data.count(b"\n") if p.raw.ends_without_newline else 0
-        shards.append(integrity.ShardInfo(p.role, p.raw.path, done, p.raw.sha256, unended))
+        shards.append(integrity.ShardInfo(p.role, p.raw.path, stats, len(done.rejects), p.raw.sha256, unended))
         p.raw.data, p.checks = b"", None  # the text and the raw parse are no longer needed: free them now
         advance(p.raw.path.name)
     assert out is not None and findings is not None  # find_raw_files guarantees a train file
+    out.shards = shards
     _check_folder(out, shards, findings, listed, folder, strict=strict, require_val=require_val, nets=nets)
-    _settle_storage(out)
+    if keep:
+        _settle_storage(out)
     return out
 
 
@@ -154,8 +235,7 @@ def _check_folder(out: SampleResult, shards: list[integrity.ShardInfo], findings
     findings = findings + integrity.check_shards(shards, listed, folder / integrity.RAW_MANIFEST)
     if require_val:
         integrity.check_val_rows(shards, folder)
-    names = [*out.schema.numeric_names, *out.schema.categorical_values, "network", *(t.name for t in out.schema.targets)]
-    findings += integrity.check_repeats(shards, names)
+    findings += integrity.check_repeats(shards)
     findings += integrity.check_hardware(shards, out.schema.numeric_names)
     if nets is not None:
         findings += integrity.check_networks(nets.networks, nets.keys, nets.source_files)

@@ -55,12 +55,17 @@ class RawFile:
             self.sha256, self.original = hashlib.sha256(self.original).hexdigest(), None
 
 
-def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool) -> RawFile:
-    """Read, hash and check a sample file; ``separator`` None means sniff it from the header."""
+def read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+
+
+def load_raw(path: Path, separator: str | None, *, skip_bad_rows: bool, data: bytes | None = None) -> RawFile:
+    """Read, hash and check a sample file; ``separator`` None means sniff it from the header.
+    ``data``: the file's bytes, read already (a Ray worker gets them from the driver)."""
+    raw = data if data is not None else read_bytes(path)
     original = raw
     if raw.startswith(BOM):  # editors on Windows write one; it would stick to the first column's name
         raw = raw[len(BOM):]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .decimal import Relation
+from .targets import Relation
 
 # Separators a schema may name; "whitespace" means runs of spaces or tabs.
 SEPARATORS = {"whitespace": " ", "space": " ", "comma": ",", ",": ",", "tab": "\t", "\t": "\t", ";": ";", "semicolon": ";"}

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..errors import InputError
-from .decimal import decode_targets
+from .targets import decode_targets
 from .features import NetworkParts
 
 ZSTD_LEVEL = 1  # level 3: 0.3 % smaller files, 15 % slower writes (measured on 900,000 rows)
@@ -115,7 +115,11 @@ def frame_columns(frame: pd.DataFrame, numeric: Sequence[str], categorical: Mapp
 
 
 def read_samples(path: Path, targets: Sequence[str], storage: Mapping[str, dict]) -> pd.DataFrame:
-    table = _read(path)
+    return samples_frame(_read(path), targets, storage)
+
+
+def samples_frame(table: pa.Table, targets: Sequence[str], storage: Mapping[str, dict]) -> pd.DataFrame:
+    """A sample table as stored (all of a file, or some of its rows) -> pandas, targets decoded."""
     stored = {c: table[c].to_numpy() for s in storage.values() for c in s["columns"]}
     values = decode_targets(stored, dict(storage))
     frame = {n: _to_pandas(table[n]) for n in table.column_names if n not in stored}

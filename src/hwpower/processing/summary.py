@@ -1,8 +1,9 @@
-"""The end-of-run summary of a processed dataset, as a rich table (also used by ``hwpower demo``)."""
+"""The end-of-run summary of a processed dataset, as data (``hwpower process`` and ``hwpower demo``
+print it as a table)."""
 
 from __future__ import annotations
 
-from rich.table import Table
+import pandas as pd
 
 from .dataset import ProcessedDataset
 
@@ -11,24 +12,23 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def summary_table(ds: ProcessedDataset) -> Table:
-    """Rows per split, networks (and those only in val), hardware and target ranges, rejects."""
+def dataset_summary(ds: ProcessedDataset) -> pd.DataFrame:
+    """Columns item, value (text): rows per split, networks (and those only in val), hardware and
+    target ranges with units, rejected rows."""
     counts = ds.manifest.get("counts", {})
     units = ds.manifest.get("units", {})
-    table = Table(title="Processed dataset", show_header=True)
-    table.add_column("item")
-    table.add_column("value", justify="right")
-    table.add_row("train rows", f"{len(ds.train):,}")
-    table.add_row("val rows", f"{len(ds.val):,}")
-    table.add_row("networks (in nets files)", f"{len(ds.networks):,}")
-    table.add_row("networks in train / val", f"{counts['networks_in_train']:,} / {counts['networks_in_val']:,}")
-    table.add_row("networks only in val", f"{counts['networks_only_in_val']:,}")
+    # from the manifest when it counts them: the rows themselves may not be in memory (docs/scale.md)
+    rows = [("train rows", f"{counts['train_rows'] if 'train_rows' in counts else len(ds.train):,}"),
+            ("val rows", f"{counts['val_rows'] if 'val_rows' in counts else len(ds.val):,}"),
+            ("networks (in nets files)", f"{len(ds.networks):,}"),
+            ("networks in train / val", f"{counts['networks_in_train']:,} / {counts['networks_in_val']:,}"),
+            ("networks only in val", f"{counts['networks_only_in_val']:,}")]
     for name in [*ds.hardware_numeric, *ds.hardware_categorical, *ds.targets]:
         values = ds.manifest["ranges"][name]  # computed once by process
         if name in ds.hardware_categorical:
-            table.add_row(name, ", ".join(map(str, values)))
+            rows.append((name, ", ".join(map(str, values))))
             continue
         unit = f" {units[name]}" if name in units else ""
-        table.add_row(name, f"{_fmt(values[0])} .. {_fmt(values[1])}{unit}" if values else "(no rows)")
-    table.add_row("rejected rows", f"{counts.get('rejects', len(ds.rejects)):,}")
-    return table
+        rows.append((name, f"{_fmt(values[0])} .. {_fmt(values[1])}{unit}" if values else "(no rows)"))
+    rows.append(("rejected rows", f"{counts.get('rejects', len(ds.rejects)):,}"))
+    return pd.DataFrame(rows, columns=["item", "value"])

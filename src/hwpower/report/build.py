@@ -21,9 +21,10 @@ from ..oracle.space import HardwareSpace
 from ..processing import ProcessedDataset, load_processed
 from . import data_stats, kmeans, network_stats
 from .page import FigureItem, Section, TableItem, write_report
+from .cross_family import cross_family_section
 from .pareto import pareto_section
 from .predictor import experiments_section, predictor_sections, search_section
-from .run import RunArtifacts, read_run
+from .artifacts import RunArtifacts, read_run
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def build_report(processed_dir: str | os.PathLike[str], out_dir: str | os.PathLi
         sections, starts = _stats_sections(ds, space or space_of(ds), seed, step)
         step("predictor")
         sections += predictor_sections(ds, run, predictions)
+        sections.append(cross_family_section(run))
         sections.append(experiments_section(run))
         sections.append(search_section(run))
         if run is not None and any(d.get("front") for d in run.searches.values()):

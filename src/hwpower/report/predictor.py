@@ -13,7 +13,7 @@ from ..processing import ProcessedDataset
 from . import network_stats
 from .figures import SPLIT_COLORS, new_figure, styled
 from .page import FigureItem, Section, TableItem
-from .run import RUN_FIGURES, RunArtifacts, evaluation_metrics, json_tables
+from .artifacts import RUN_FIGURES, RunArtifacts, evaluation_metrics, json_tables
 
 log = logging.getLogger(__name__)
 

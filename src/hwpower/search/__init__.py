@@ -10,10 +10,11 @@ from .results import SearchResult
 from .starts import KChoice, StartPoints, choose_k, kmeans_starts, random_starts
 from .surrogate import DifferentiablePredictor, SearchSurrogate
 from .tasks import RecoverQuery, design, identify, recover
+from .truth import Clock, SlowTruth
 
 __all__ = [
-    "Constraint", "DescentConfig", "DifferentiablePredictor", "Domain", "GridView", "KChoice", "Objective",
-    "RecoverLayer", "RecoverQuery", "SearchContext", "SearchResult", "SearchSurrogate", "StartPoints", "choose_k",
+    "Clock", "Constraint", "DescentConfig", "DifferentiablePredictor", "Domain", "GridView", "KChoice", "Objective",
+    "RecoverLayer", "RecoverQuery", "SearchContext", "SearchResult", "SearchSurrogate", "SlowTruth", "StartPoints", "choose_k",
     "design", "identify", "kmeans_starts", "parse_constraint", "parse_fixes", "parse_objective", "parse_target",
     "random_starts", "recover",
 ]

@@ -3,7 +3,10 @@ CMA-ES (``cmaes.CMAwM``, integer grid indices) and Optuna's TPE — with a budge
 a wall-time limit, plus the exhaustive grid search that gives the true optimum of a design query.
 
 All of them minimize the same penalized design loss as the predictor-based search (log objective
-plus squared log constraint violations), and report the best *feasible* configuration found.
+plus squared log constraint violations), and report the best *feasible* configuration found. The
+wall-time limit is read from the truth's clock (:mod:`.truth`: a slow truth charges its delay per
+call), and ``result.trace`` records every configuration evaluated (compute seconds so far, calls so
+far, its objective or ``inf`` when infeasible), so a run can be replayed at any delay per call.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rich.progress import Progress
 
 from ..errors import InputError
 from .problem import Constraint, Objective
+from .truth import clock_of, seconds_per_call
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ class BlackBoxResult:
     best_objective: float  # its oracle objective (nan if none)
     oracle_calls: int
     wall_s: float
+    trace: np.ndarray | None = None  # (N, 3): compute s, calls, objective (inf if infeasible) per configuration
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "best": self.best, "best_objective": self.best_objective,
@@ -74,8 +79,10 @@ class _Tracker:
     def __init__(self, task: DesignTask, oracle: Any, space: Any, budget: int, wall_s: float | None):
         self.task, self.oracle, self.space = task, oracle, space
         self.budget, self.wall_s = budget, wall_s
-        self.calls, self.t0 = 0, time.perf_counter()
+        self.now, self.delay = clock_of(oracle), seconds_per_call(oracle)
+        self.calls, self.t0, self.real0 = 0, self.now(), time.perf_counter()
         self.best, self.best_obj = None, float("inf")
+        self.trace: list[np.ndarray] = []
         self.params = list(space.params)
         fixed = task.fixed or {}
         self.choices = [np.array([fixed[p.name]] if p.name in fixed else p.grid, dtype=object) for p in self.params]
@@ -83,11 +90,15 @@ class _Tracker:
 
     @property
     def left(self) -> int:
-        """Configurations that still fit the budget (each costs one call per network)."""
-        return (self.budget - self.calls) // len(self.task.nets)
+        """Configurations that still fit the budget (each costs one call per network) and, with a
+        slow truth and a wall limit, the time left."""
+        n = (self.budget - self.calls) // len(self.task.nets)
+        if self.wall_s is not None and self.delay > 0:
+            n = min(n, int(max(self.wall_s - (self.now() - self.t0), 0.0) // (self.delay * len(self.task.nets))))
+        return n
 
     def out_of_time(self) -> bool:
-        return self.wall_s is not None and time.perf_counter() - self.t0 >= self.wall_s
+        return self.wall_s is not None and self.now() - self.t0 >= self.wall_s
 
     def frame(self, index: np.ndarray) -> pd.DataFrame:
         cols = {p.name: c[index[:, j]] for j, (p, c) in enumerate(zip(self.params, self.choices))}
@@ -103,17 +114,28 @@ class _Tracker:
         if len(index) == 0:
             return np.empty(0)
         hw = self.frame(index)
+        before, real0 = self.calls, time.perf_counter()
         obj, ok, loss = self.task.evaluate(self.oracle, hw)
         self.calls += len(hw) * len(self.task.nets)
+        self._record(before, real0, obj, ok)
         if ok.any():
             i = int(np.flatnonzero(ok)[np.argmin(obj[ok])])
             if obj[i] < self.best_obj:
                 self.best, self.best_obj = hw.iloc[i].to_dict(), float(obj[i])
         return loss
 
+    def _record(self, calls_before: int, real_start: float, obj: np.ndarray, ok: np.ndarray) -> None:
+        """Trace rows of one batch: configuration k of n is done at the batch's start plus (k+1)/n of
+        its compute time (the truth's delay is not included: replays add ``calls * delay``)."""
+        n, M = len(obj), len(self.task.nets)
+        k = np.arange(1, n + 1)
+        start, spent = real_start - self.real0, time.perf_counter() - real_start
+        self.trace.append(np.stack([start + spent * k / n, calls_before + M * k, np.where(ok, obj, np.inf)], 1))
+
     def result(self, method: str) -> BlackBoxResult:
+        trace = np.concatenate(self.trace) if self.trace else np.empty((0, 3))
         return BlackBoxResult(method, self.best, self.best_obj if self.best else float("nan"), self.calls,
-                              time.perf_counter() - self.t0)
+                              self.now() - self.t0, trace)
 
 
 def random_search(task: DesignTask, oracle: Any, space: Any, budget: int, wall_s: float | None = None,

@@ -194,3 +194,44 @@ def exact_front(oracle: Any, space: Any, nets: Sequence[Any], objectives: Sequen
     for j, name in enumerate(objectives):
         front[name] = F[mask, j]
     return front.sort_values(list(objectives)).reset_index(drop=True)
+
+
+def hv_select(F: np.ndarray, k: int, *, ref: float = REF, samples: int = 20000, seed: int = 0,
+              covered: np.ndarray | None = None) -> np.ndarray:
+    """Indices of up to ``k`` points of ``F`` (N, d), normalized, chosen greedily for hypervolume.
+
+    The hypervolume is estimated on ``samples`` seeded uniform points of ``[min F, ref]^d``: each
+    step takes the point that dominates the most sample points not dominated yet (lazy greedy: the
+    gain only shrinks as points are taken, so a stale gain is an upper bound). ``covered`` (M, d):
+    points already held (e.g. verified ones), whose dominated samples count for nothing. The order
+    of the result is the order of choice; points that add nothing are not chosen.
+    """
+    F = np.asarray(F, dtype=float)
+    if len(F) == 0 or k <= 0:
+        return np.empty(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    low = F.min(axis=0) if covered is None or not len(covered) else np.minimum(F.min(axis=0), np.asarray(covered).min(axis=0))
+    X = low + rng.random((samples, F.shape[1])) * (ref - low)
+    free = np.ones(samples, dtype=bool)
+    if covered is not None:
+        for c in np.asarray(covered, dtype=float):
+            free &= ~np.all(c <= X, axis=1)
+    dom = F[:, None, 0] <= X[None, :, 0]  # (N, samples): point i dominates sample s
+    for j in range(1, F.shape[1]):
+        dom &= F[:, None, j] <= X[None, :, j]
+    gain = (dom & free).sum(axis=1).astype(np.int64)
+    order: list[int] = []
+    while len(order) < k:
+        i = int(np.argmax(gain))
+        if gain[i] <= 0:
+            break
+        fresh = int(np.count_nonzero(dom[i] & free))  # the stored gain is stale once others were taken
+        gain[i] = fresh
+        if fresh < gain.max():
+            continue
+        if fresh <= 0:
+            break
+        order.append(i)
+        free &= ~dom[i]
+        gain[i] = -1
+    return np.array(order, dtype=np.int64)

@@ -21,12 +21,16 @@ import torch
 from ..errors import InputError
 from .context import SearchContext
 from .descent import evaluate, torch_threads
-from .pareto import AREA, feasible, knee, nondominated, nondominated_rank, objective_values, parse_objectives
+from .pareto import (AREA, feasible, hv_select, knee, nondominated, nondominated_rank, normalize, objective_values,
+                     parse_objectives)
 from .problem import Constraint
 from .results import SearchResult
 from .surrogate import SearchSurrogate
 
 CHUNK = 16384  # surrogate rows per forward pass
+FIRST_SHARE = 0.3  # of the truth budget spent in the first round of verification; the rest in ROUNDS more
+ROUNDS = 8
+NEIGHBOURS = 3  # verified configurations whose truth-minus-prediction residual corrects a candidate
 
 
 def area_of(ctx: SearchContext, hw: pd.DataFrame) -> np.ndarray:
@@ -123,11 +127,13 @@ def design_front(ctx: SearchContext, nets: Sequence[Any], objectives: Sequence[s
                  weights: Sequence[float] | None = None, constraints: Sequence[Constraint] = (),
                  fixed: dict | None = None, budget: int = 500, verify: bool = False,
                  names: Sequence[str] | None = None, margin_pct: float = 3.0, slack_pct: float = 2.0,
-                 max_points: int = 20000, rounds: int = 3, seed: int = 0) -> SearchResult:
+                 max_points: int = 20000, rounds: int = 3, seed: int = 0, sequential: bool = True) -> SearchResult:
     """The Pareto front of ``objectives`` (weighted sums over ``nets``; the area once) under
     ``constraints`` on every network. ``budget``: oracle calls for verification (configurations x
     networks). ``margin_pct``: candidates dominated in prediction by less than this are kept (the
-    predictor's error band). Returns a :class:`SearchResult` whose ``front`` holds the verified front.
+    predictor's error band). ``sequential`` (with ``verify``): spend the budget in rounds
+    (:func:`_sequential`), else verify the ranked surrogate candidates at once (:func:`_candidates`).
+    Returns a :class:`SearchResult` whose ``front`` holds the verified front.
     """
     fixed = fixed or {}
     objs = parse_objectives(objectives)
@@ -137,6 +143,8 @@ def design_front(ctx: SearchContext, nets: Sequence[Any], objectives: Sequence[s
         raise InputError(f"need one non-negative weight per network ({M}), not all zero; got {w.tolist()}")
     if budget < M:
         raise InputError(f"a budget of {budget} oracle calls cannot verify one configuration on {M} networks")
+    if verify and ctx.oracle is None:
+        raise InputError("verification needs an oracle, and none was given")
     t0 = time.perf_counter()
     sur = ctx.surrogate(nets)
     outs = sorted({o for o in objs if o != AREA} | {c.output for c in constraints if c.output != AREA})
@@ -158,9 +166,16 @@ def design_front(ctx: SearchContext, nets: Sequence[Any], objectives: Sequence[s
         if not len(front):
             break
         score(*neighbours(pool.index[front], pool.combo[front], lo, hi, _allowed(sur, fixed)))
-    pick, why = _candidates(pool, budget // M, np.log1p(margin_pct / 100))
+    seq = _sequential(ctx, sur, nets, pool, score, (lo, hi, _allowed(sur, fixed)), objs, w, constraints,
+                      budget // M, seed) if verify and sequential else None
+    if seq is None:
+        pick, why = _candidates(pool, budget // M, np.log1p(margin_pct / 100))
+        orc = None
+    else:
+        pick, orc, why = seq
     return _result(ctx, sur, nets, pool.index[pick], pool.combo[pick], objs, outs, w, constraints, fixed, verify, names, why,
-                   n_scored=len(pool.combo), elapsed=time.perf_counter() - t0, budget=budget)
+                   orc=orc, n_scored=len(pool.combo), elapsed=time.perf_counter() - t0, budget=budget,
+                   selection="sequential" if seq is not None else "ranks")
 
 
 def _candidates(pool: _Scored, n: int, margin: float) -> tuple[np.ndarray, str | None]:
@@ -188,6 +203,76 @@ def _candidates(pool: _Scored, n: int, margin: float) -> tuple[np.ndarray, str |
     return ok[take], why
 
 
+def _sequential(ctx, sur, nets, pool: _Scored, score, bounds, objs, w, constraints, n: int, seed: int):
+    """Verify up to ``n`` configurations in rounds, each chosen for hypervolume over what is verified.
+
+    Round 1 takes ``FIRST_SHARE`` of ``n`` greedily for the hypervolume of the predicted front
+    (:func:`.pareto.hv_select`, normalized by the predicted front's ideal and nadir); each later
+    round corrects every remaining candidate's prediction by the mean truth-minus-prediction
+    residual of its ``NEIGHBOURS`` nearest verified configurations (grid steps; same combination
+    first) and takes the ones that add most hypervolume beyond the verified front. Candidates: the
+    predicted-feasible pool, its best non-dominated ranks (about 3 ``n`` points). Returns (pool ids,
+    the truth's long frame in that order, note), or ``None`` when no candidate is predicted feasible.
+    """
+    ok = np.flatnonzero(pool.ok)
+    if not len(ok):
+        return None
+    M = len(nets)
+    lo, hi, allowed = bounds
+    rank = nondominated_rank(pool.logF[ok], enough=3 * n)
+    cand_mask = np.zeros(len(pool.ok), bool)
+    cand_mask[ok[rank >= 0]] = True
+    cand = np.flatnonzero(cand_mask)
+    front = pool.logF[cand][nondominated(pool.logF[cand])]
+    ideal, nadir = front.min(axis=0), front.max(axis=0)
+    first = max(1, int(n * FIRST_SHARE))
+    sizes = [first] + [len(a) for a in np.array_split(np.arange(n - first), ROUNDS)]
+    chosen, truths, logT, feas = np.empty(0, np.int64), [], np.empty((0, len(objs))), np.empty(0, bool)
+    for size in sizes:
+        if feas.any():  # Pareto local search on the truth: the verified front's grid neighbours join the pool
+            on = chosen[feas][nondominated(logT[feas])]
+            score(*neighbours(pool.index[on], pool.combo[on], lo, hi, allowed))
+            fresh = np.arange(len(cand_mask), len(pool.ok))
+            cand_mask = np.concatenate([cand_mask, pool.ok[fresh]])
+            cand = np.flatnonzero(cand_mask)
+        left = np.setdiff1d(cand, chosen)
+        if size <= 0 or not len(left):
+            continue
+        est = pool.logF[left] + (_residual(pool, chosen, logT - pool.logF[chosen], left) if len(chosen) else 0.0)
+        cover = normalize(logT[feas][nondominated(logT[feas])], ideal, nadir) if feas.any() else None
+        gain = np.ones(len(left), bool) if cover is None else nondominated(np.vstack([cover, normalize(est, ideal, nadir)]))[len(cover):]
+        sel = np.flatnonzero(gain)[hv_select(normalize(est[gain], ideal, nadir), size, covered=cover, seed=seed + len(chosen),
+                                             samples=max(20000, 20 * size))]
+        if len(sel) < size:  # no more gain in the estimate: the best further non-dominated ranks of the rest
+            rest = np.setdiff1d(np.arange(len(left)), sel)
+            r = nondominated_rank(est[rest], enough=size - len(sel)).astype(float)
+            rest = rest[np.lexsort((est[rest, 0], np.where(r < 0, np.inf, r)))]
+            sel = np.concatenate([sel, rest[: size - len(sel)]])
+        new = left[sel]
+        hw = sur.state_to_frame(pool.index[new], pool.combo[new])
+        orc = ctx.oracle.evaluate_many(list(nets), np.tile(np.arange(M), len(new)),
+                                       hw.iloc[np.repeat(np.arange(len(new)), M)].reset_index(drop=True)).reset_index(drop=True)
+        area = area_of(ctx, hw)
+        logT = np.vstack([logT, np.log(objective_values(orc, objs, w, len(new), M, area))])
+        feas = np.concatenate([feas, feasible(orc, constraints, len(new), M, area)])
+        chosen = np.concatenate([chosen, new])
+        truths.append(orc)
+    why = None if len(chosen) == n else f"only {len(chosen)} configurations meet the constraints in prediction (budget allows {n})"
+    return chosen, pd.concat(truths, ignore_index=True), why
+
+
+def _residual(pool: _Scored, done: np.ndarray, resid: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Mean residual of the ``NEIGHBOURS`` verified configurations nearest to each of ``rows``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    def feats(ids):  # grid steps; another combination counts as far away
+        return np.column_stack([pool.index[ids], 100 * pool.combo[ids]]).astype(float)
+
+    k = min(NEIGHBOURS, len(done))
+    _, near = NearestNeighbors(n_neighbors=k).fit(feats(done)).kneighbors(feats(rows))
+    return resid[near].mean(axis=1)
+
+
 def binding(values: pd.DataFrame, constraints: Sequence[Constraint], n: int, m: int, area: np.ndarray) -> str | None:
     """The constraint that most configurations miss (ties: the larger worst relative violation)."""
     best, key = None, (0, 0.0)
@@ -201,7 +286,8 @@ def binding(values: pd.DataFrame, constraints: Sequence[Constraint], n: int, m: 
     return best
 
 
-def _result(ctx, sur, nets, index, combo, objs, outs, w, constraints, fixed, verify, names, why, **meta_extra) -> SearchResult:
+def _result(ctx, sur, nets, index, combo, objs, outs, w, constraints, fixed, verify, names, why, orc=None,
+            **meta_extra) -> SearchResult:
     M, n = len(nets), len(index)
     hw = sur.state_to_frame(index, combo)
     area = area_of(ctx, hw)
@@ -214,7 +300,8 @@ def _result(ctx, sur, nets, index, combo, objs, outs, w, constraints, fixed, ver
     meta = {"objectives": list(objs), "constraints": [str(c) for c in constraints], "fixed": fixed, "verify": verify,
             "weights": w.tolist(), "n_candidates": n, "note": why, **meta_extra}
     if verify:
-        orc = ctx.oracle.evaluate_many(list(nets), np.tile(np.arange(M), n), hw.iloc[np.repeat(np.arange(n), M)].reset_index(drop=True))
+        if orc is None:
+            orc = ctx.oracle.evaluate_many(list(nets), np.tile(np.arange(M), n), hw.iloc[np.repeat(np.arange(n), M)].reset_index(drop=True))
         Ft = objective_values(orc.reset_index(drop=True), objs, w, n, M, area)
         for j, o in enumerate(objs):
             out[f"oracle_{o}"] = Ft[:, j]

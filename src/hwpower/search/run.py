@@ -78,9 +78,11 @@ def prepare(run_dir: str | Path, data_dir: str | Path, *, k: int | None = None, 
 
 
 def load_context(run_dir: str | Path, data_dir: str | Path | None = None, *, k: int | None = None, seed: int = 0,
-                 config: DescentConfig | None = None, n_random: int = 8, predictor: Any = None) -> SearchContext:
-    """The search context of a run; ``data_dir`` (re)computes the saved starts and domain."""
-    from ..oracle import HardwareSpace, Oracle, OracleSettings
+                 config: DescentConfig | None = None, n_random: int = 8, predictor: Any = None,
+                 ray: str | None = None) -> SearchContext:
+    """The search context of a run; ``data_dir`` (re)computes the saved starts and domain; ``ray``
+    (local, auto or a cluster address) runs the oracle's sweeps as Ray tasks (generate.sweep)."""
+    from ..oracle import HardwareSpace, OracleSettings
 
     folder = Path(run_dir) / FOLDER
     if data_dir is not None:
@@ -99,6 +101,16 @@ def load_context(run_dir: str | Path, data_dir: str | Path | None = None, *, k: 
         predictor = Predictor.load(run_dir)
     return SearchContext(
         predictor=predictor, space=space, domain=Domain.load(folder / "domain.parquet", space),
-        starts=StartPoints.load(folder / "starts.json"), oracle=Oracle(settings), n_random=n_random,
+        starts=StartPoints.load(folder / "starts.json"), oracle=_oracle(settings, ray), n_random=n_random,
         config=config or DescentConfig(seed=seed), train_networks=frozenset(facts["train_networks"]),
     )
+
+
+def _oracle(settings: Any, ray: str | None) -> Any:
+    from ..oracle import Oracle
+
+    if ray is None:
+        return Oracle(settings)
+    from ..generate.sweep import SweepOracle
+
+    return SweepOracle(settings, ray=ray)

@@ -16,14 +16,20 @@ from ..errors import InputError
 from .context import SearchContext
 from .descent import Problem, evaluate, run
 from .problem import Constraint, Objective, parse_objective
+from .refine import AREA, Spec, grid_sample, predict_points, truth_stage, verification_order
 from .results import SearchResult
 from .surrogate import SearchSurrogate
 
+VERIFY_K = 32  # design: candidates verified by the truth before the local search
+REFINE_CONFIGS = 600  # design: configurations the truth's local search may verify besides (default budget)
+REFINE_STARTS = 2  # design: best verified points the local search starts from, in turn
+DESIGN_KEEP = 16  # design: descent points polished (the grid sample and the truth's local search add the rest)
+POOL = 4096  # design: seeded grid points scored by the predictor beside the descent's
+MARGIN_LEVEL = 0.9  # design: calibrated interval whose half-width is the default margin
+RECOVER_TRUTH_CALLS = 64  # recover --verify: most truth calls per query (its candidates, then the local search)
+RECOVER_STOP_PCT = 0.5  # recover --verify: the local search stops once every target is met this closely
 MU = 1000.0  # weight of squared log constraint violations: a 1% violation costs 0.1 (in log units)
-RECOVER_MIN_DIST = 0.05
-IDENTIFY_KEEP = 4  # best points per categorical combination that go on to the polish
-IDENTIFY_HOPS = 4  # rounds of perturb-and-polish after the first polish (descent._hop)
-IDENTIFY_SCREEN = 2048  # random grid points scored for identify (see descent._screen)  # unit-cube distance between returned recover candidates (diversity)
+RECOVER_MIN_DIST = 0.05  # unit-cube distance between returned recover candidates (diversity)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict 
     cands = ctx.domain.annotate(run(sur, prob, ctx.config))
     cands = cands.sort_values(["group", "in_domain", "loss"], ascending=[True, False, True], kind="stable")
     picked = _pick(cands, sur, top_k, RECOVER_MIN_DIST)
+    calls = 0
+    if verify:  # the truth's local search from the predictor's candidates (see _recover_truth)
+        if ctx.oracle is None:
+            raise InputError("verification needs an oracle, and none was given")
+        picked, orc, calls = _recover_truth(ctx, sur, queries, picked, names, top_k, fixed, seed, t0)
     hw = _hw(picked, sur)
     net_index = picked["group"].to_numpy().copy()
     pred = _predict(sur, hw, net_index, names)
@@ -121,101 +132,69 @@ def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict 
         out[f"pred_{n}"] = pred[n]
         out[f"pred_err_{n}_pct"] = 100 * (pred[n] / target - 1)
     if verify:
-        orc = _oracle(ctx, sur.nets, net_index, hw)
         for n in names:
             out[f"oracle_{n}"] = orc[n].to_numpy()
             out[f"oracle_err_{n}_pct"] = 100 * (orc[n].to_numpy() / out[f"target_{n}"] - 1)
     out["ood_score"] = picked["ood_score"].to_numpy()
     out["in_domain"] = picked["in_domain"].to_numpy()
     meta = _meta(ctx, prob, elapsed, targets=names, fixed=fixed, verify=verify)
+    if verify:
+        meta["oracle_calls"] = calls
     return SearchResult("recover", out, {}, meta, list(sur.view.order))
 
 
-def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *, names: Sequence[str] | None = None,
-             fixed: dict | None = None, top_k: int = 10, verify: bool = False, tol_pct: float = 1.0,
-             seed: int = 0) -> SearchResult:
-    """Parameters of one unknown accelerator from the powers of several networks measured on it.
+def _recover_truth(ctx: SearchContext, sur: SearchSurrogate, queries: Sequence[RecoverQuery], picked: pd.DataFrame,
+                   names: list[str], top_k: int, fixed: dict, seed: int, t0: float):
+    """Per query: verify its candidates, then a local search on the truth (:func:`.refine.local_search`,
+    the predictor corrected at the nearest verified point) until a point is within
+    ``RECOVER_STOP_PCT`` of every target or ``RECOVER_TRUTH_CALLS`` calls; the ``top_k`` verified
+    points closest to the target, in order. Returns them (with ``group`` and ``rank``), the truth's
+    rows and the calls made."""
+    from .refine import TruthLog, local_search
 
-    ``measured``: one row per network (aligned with ``nets``), output columns (``P_core``,
-    ``P_bw`` or ``P``...). ``tol_pct``: solutions whose RMS predicted error is within this many
-    percentage points of the best count as equally good, and give each parameter's spread.
-    """
-    fixed = fixed or {}
-    outs = [c for c in measured.columns if c in ("P", "P_core", "P_bw", "latency_ms", "energy_mj")]
-    if not outs or len(measured) != len(nets):
-        raise InputError(f"identify needs one row of measured outputs per network; got {len(measured)} rows for {len(nets)} networks and outputs {outs}")
-    t0 = time.perf_counter()
-    sur = ctx.surrogate(nets)
-    sur.require(outs, "identify")
-    log_meas = torch.log(torch.tensor(measured[outs].to_numpy(dtype=float), dtype=torch.float32))  # (M, T)
-
-    def loss(out: dict[str, torch.Tensor], start: torch.Tensor) -> torch.Tensor:
-        return torch.stack([(out[n] - log_meas[:, i]) ** 2 for i, n in enumerate(outs)], -1).mean(dim=(1, 2))
-
-    prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
-    # one joint fit is multimodal (corners of the grid, traded resources): screen and polish more
-    cfg = replace(ctx.config, screen=max(ctx.config.screen, IDENTIFY_SCREEN), polish_keep=IDENTIFY_KEEP, polish_per_combo=True,
-                  polish_rounds=max(ctx.config.polish_rounds, 30), hops=max(ctx.config.hops, IDENTIFY_HOPS))
-    cands = ctx.domain.annotate(run(sur, prob, cfg))
-    cands["rms_err_pct"] = 100 * np.sqrt(cands["loss"].to_numpy())
-    cands = cands.sort_values(["in_domain", "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    good = cands[cands["rms_err_pct"] <= cands["rms_err_pct"].min() + tol_pct]
-    spread = _spread(good, sur)
-    picked = cands.head(top_k)
-    hw = _hw(picked, sur)
-    elapsed = time.perf_counter() - t0
-    out = pd.concat([pd.DataFrame({"rank": np.arange(1, len(picked) + 1)}), hw], axis=1)
-    out["pred_rms_err_pct"] = picked["rms_err_pct"].to_numpy()
-    labels = list(names) if names is not None else [str(i) for i in range(len(nets))]
-    M = len(nets)
-    rows = np.repeat(np.arange(len(hw)), M)
-    pred = _predict(sur, hw, np.tile(np.arange(M), len(hw)), outs)
-    pred_err = pred.to_numpy() / np.tile(measured[outs].to_numpy(dtype=float), (len(hw), 1)) - 1
-    out["pred_max_err_pct"] = 100 * np.abs(pred_err).reshape(len(hw), -1).max(axis=1)
-    details = pd.DataFrame({"rank": rows + 1, "network": np.tile(labels, len(hw))})
-    for i, n in enumerate(outs):
-        details[f"measured_{n}"] = np.tile(measured[n].to_numpy(dtype=float), len(hw))
-        details[f"pred_{n}"] = pred[n].to_numpy()
-    if verify:
-        orc = _oracle(ctx, nets, np.tile(np.arange(M), len(hw)), hw.iloc[rows])
-        oerr = orc[outs].to_numpy() / details[[f"measured_{n}" for n in outs]].to_numpy() - 1
-        for i, n in enumerate(outs):
-            details[f"oracle_{n}"] = orc[n].to_numpy()
-        out["oracle_max_err_pct"] = 100 * np.abs(oerr).reshape(len(hw), -1).max(axis=1)
-    out["ood_score"] = picked["ood_score"].to_numpy()
-    out["in_domain"] = picked["in_domain"].to_numpy()
-    meta = _meta(ctx, prob, elapsed, outputs=outs, fixed=fixed, verify=verify, n_equally_good=len(good), tol_pct=tol_pct)
-    return SearchResult("identify", out, {"spread": spread, "details": details[details["rank"] == 1]}, meta,
-                        list(sur.view.order))
-
-
-def _spread(good: pd.DataFrame, sur: SearchSurrogate) -> pd.DataFrame:
-    """How well each parameter is determined across the equally good solutions."""
-    rows = []
-    best = good.iloc[0]
-    for name in sur.view.order:
-        vals = good[name]
-        numeric = name in sur.view.numeric
-        rel = float((vals.max() - vals.min()) / best[name]) if numeric else float("nan")
-        rows.append({"parameter": name, "best": str(best[name]), "min": str(vals.min()), "max": str(vals.max()),
-                     "n_values": int(vals.nunique()), "rel_spread_pct": 100 * rel if numeric else float("nan"),
-                     "determined": bool(vals.nunique() == 1)})
-    return pd.DataFrame(rows)
+    parts, truths, calls = [], [], 0
+    for g, q in enumerate(queries):
+        one = ctx.surrogate([q.net])
+        spec = Spec(np.ones(1), Objective({}), [], names, target=dict(q.target))
+        log = TruthLog([q.net], spec, t0)
+        mine = picked[picked["group"] == g]
+        index, combo = (t.numpy() for t in one.frame_to_state(_hw(mine, one)))
+        with torch.no_grad():
+            obj, excess = log.verify(ctx, one, index, combo)
+            loss = spec.loss_of(obj, excess)
+            best = int(np.argmin(loss))
+            local_search(ctx, one, spec, log, [(index[best], int(combo[best]), float(loss[best]))], fixed,
+                         RECOVER_TRUTH_CALLS, seed, stop_loss=float(np.log1p(RECOVER_STOP_PCT / 100)))
+        v_index, v_combo, truth = log.frame()
+        order = np.argsort(spec.objective_of(truth, len(v_index), 1), kind="stable")[:top_k]
+        hw = ctx.domain.annotate(one.state_to_frame(v_index[order], v_combo[order]))
+        parts.append(hw.assign(group=g, rank=np.arange(1, len(order) + 1)))
+        truths.append(truth.iloc[order])
+        calls += log.calls
+    return pd.concat(parts, ignore_index=True), pd.concat(truths, ignore_index=True), calls
 
 
 def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] | None = None,
            objective: Objective | str = "P", constraints: Sequence[Constraint] = (), fixed: dict | None = None,
            top_k: int = 8, verify: bool = False, names: Sequence[str] | None = None, slack_pct: float = 2.0,
-           seed: int = 0, objectives: Sequence[str] | str | None = None, budget: int = 500) -> SearchResult:
+           seed: int = 0, objectives: Sequence[str] | str | None = None, budget: int = 500,
+           margin: float | None = None, verify_k: int = VERIFY_K, truth_calls: int | None = None,
+           refine_starts: int = REFINE_STARTS) -> SearchResult:
     """Minimize ``objective`` (weighted over ``nets``) subject to ``constraints`` on every network.
 
-    Returns ``top_k`` candidates: the best predicted-feasible ones and, for up to half of them,
-    the best that miss a constraint by at most ``slack_pct`` percent in prediction (the optimum
-    usually sits on a constraint, where a 1% predictor error decides feasibility). With
-    ``verify`` the oracle evaluates them (``top_k x len(nets)`` oracle calls) and
-    ``meta["best"]`` is the best oracle-feasible one. Fewer candidates than ``top_k`` (when the
-    search finds fewer distinct configurations) are explained in ``meta["note"]``; when none is
-    oracle-feasible, ``meta["binding_constraint"]`` names the constraint most of them miss.
+    Candidates come from the descent and a seeded sample of the grid, scored by the predictor
+    (``area_mm2`` constraints exactly). ``margin`` (relative; default: the predictor's calibrated
+    90 % half-width of the constrained outputs, :func:`design_margin`) separates predictions that
+    are feasible for sure from uncertain ones. Without ``verify`` the ``top_k`` best sure ones come
+    first. With ``verify`` the truth (``ctx.oracle``) checks ``verify_k`` candidates (sure and
+    uncertain ones alternately), then searches the grid neighbourhood of the best ``refine_starts``
+    verified ones (:mod:`.refine`), at most ``truth_calls`` calls (configurations x networks;
+    default ``(verify_k + REFINE_CONFIGS) x networks``); the ``top_k`` best *verified* points are
+    returned, feasible ones first, and ``meta["best"]`` is the best feasible one. Fewer than
+    ``top_k`` candidates happen only when the grid (with ``fixed``) has fewer points, and
+    ``meta["note"]`` says so; when none is feasible under the truth, ``meta["binding_constraint"]``
+    names the constraint most of them miss. ``meta["truth_trace"]``: per verified configuration,
+    compute seconds since the query began, truth calls so far, and its objective (inf if infeasible).
 
     With ``objectives`` (2 or 3 of P, latency_ms, energy_mj, area_mm2 ...) it returns the Pareto
     front instead (:func:`.pareto_design.design_front`, ``budget`` oracle calls; ``result.front``).
@@ -224,17 +203,24 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
         from .pareto_design import design_front
         return design_front(ctx, nets, objectives, weights=weights, constraints=constraints, fixed=fixed,
                             budget=budget, verify=verify, names=names, slack_pct=slack_pct, seed=seed)
-    if any(c.output == "area_mm2" for c in constraints):
-        raise InputError("a constraint on area_mm2 needs the Pareto design (objectives=[...], --objectives)")
     fixed = fixed or {}
     obj = parse_objective(objective) if isinstance(objective, str) else objective
     w = torch.tensor(list(weights) if weights is not None else [1.0] * len(nets), dtype=torch.float32)
     if len(w) != len(nets) or (w < 0).any() or w.sum() <= 0:
         raise InputError(f"need one non-negative weight per network ({len(nets)}), not all zero; got {w.tolist()}")
+    if top_k < 1 or verify_k < 1 or refine_starts < 0:
+        raise InputError(f"top_k and verify_k must be >= 1 and refine_starts >= 0; got {top_k}, {verify_k}, {refine_starts}")
+    if verify and ctx.oracle is None:
+        raise InputError("verification needs an oracle, and none was given")
     t0 = time.perf_counter()
     sur = ctx.surrogate(nets)
-    outs = sorted(set(obj.weights) | {c.output for c in constraints})
+    outs = sorted(set(obj.weights) | {c.output for c in constraints if c.output != AREA})
     sur.require(outs, "design")
+    spec = Spec(w.numpy().astype(float), obj, list(constraints), outs)
+    margin = design_margin(ctx, constraints) if margin is None else float(margin)
+    if not margin >= 0:
+        raise InputError(f"the design margin must be >= 0, got {margin}")
+    area_cons = [c for c in constraints if c.output == AREA]
 
     def objective_log(out: dict[str, torch.Tensor]) -> torch.Tensor:
         total = sum(c * (out[n].exp() * w).sum(dim=1) for n, c in obj.weights.items())
@@ -243,6 +229,8 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     def violation(out: dict[str, torch.Tensor]) -> torch.Tensor:
         v = torch.zeros(next(iter(out.values())).shape[0])
         for c in constraints:
+            if c.output == AREA:
+                continue  # exact, hardware only: checked on every grid candidate below
             gap = out[c.output] - np.log(c.limit)
             v = v + (torch.relu(gap if c.op == "<=" else -gap) ** 2).sum(dim=1)
         return v
@@ -251,51 +239,87 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
         return objective_log(out) + MU * violation(out)
 
     prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
-    cands = ctx.domain.annotate(run(sur, prob, ctx.config))
+    found = run(sur, prob, replace(ctx.config, polish_keep=max(ctx.config.polish_keep, DESIGN_KEEP)))
+    d_index, d_combo = sur.frame_to_state(_hw(found, sur))
+    g_index, g_combo = grid_sample(ctx, sur, fixed, POOL, seed)
+    index = np.concatenate([d_index.numpy(), g_index])
+    combo = np.concatenate([d_combo.numpy(), g_combo])
+    _, first = np.unique(np.column_stack([index, combo]), axis=0, return_index=True)
+    index, combo = index[np.sort(first)], combo[np.sort(first)]
+    hw_pool = sur.state_to_frame(index, combo)
+    scores = pd.concat([predict_points(ctx, sur, spec, index, combo), ctx.domain.annotate(hw_pool)[["ood_score", "in_domain"]]], axis=1)
     M = len(nets)
-    hw_all = _hw(cands, sur)
-    pred_all = _predict(sur, hw_all, np.tile(np.arange(M), len(hw_all)), outs)
-    cands["pred_feasible"] = _feasible(pred_all, constraints, len(hw_all), M)
-    near = _feasible(pred_all, constraints, len(hw_all), M, rtol=slack_pct / 100) & ~cands["pred_feasible"].to_numpy()
-    cands["pred_objective"] = _objective(pred_all, obj, w.numpy(), len(hw_all), M)
-    cands = cands.sort_values(["in_domain", "pred_objective"], ascending=[False, True], kind="stable")
-    near = near[cands.index.to_numpy()]
-    feasible = cands[cands["pred_feasible"].to_numpy()]
-    n_near = min(top_k // 2, int(near.sum())) if len(feasible) else top_k
-    picked = pd.concat([feasible.head(top_k - n_near), cands[near].head(n_near)])
-    if len(picked) < top_k:  # too few (near-)feasible ones: fill with the best of the rest
-        picked = pd.concat([picked, cands.drop(index=picked.index).head(top_k - len(picked))])
-    note = None if len(picked) == top_k else f"the search found only {len(picked)} distinct configurations (asked for {top_k})"
-    picked = picked.sort_values(["pred_feasible", "in_domain", "pred_objective"], ascending=[False, False, True],
-                                kind="stable").reset_index(drop=True)
-    hw = _hw(picked, sur)
+    meta = _meta(ctx, prob, 0.0, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed,
+                 verify=verify, margin=margin, n_pool=len(index))
+    if verify:
+        calls = truth_calls if truth_calls is not None else (max(verify_k, top_k) + REFINE_CONFIGS) * M
+        log = truth_stage(ctx, sur, spec, nets, index, combo, scores, margin=margin, verify_k=max(verify_k, top_k),
+                          max_calls=calls, refine_starts=refine_starts, fixed=fixed, t0=t0, seed=seed)
+        v_index, v_combo, truth = log.frame()
+        n = len(v_index)
+        t_obj = spec.objective_of(truth, n, M)
+        t_ex = spec.excess_of(truth, truth[AREA].to_numpy().reshape(n, M)[:, 0] if area_cons else None, n, M)
+        order = np.lexsort((spec.loss_of(t_obj, t_ex), t_ex > 0))[:top_k]
+        index, combo = v_index[order], v_combo[order]
+        scores = pd.concat([predict_points(ctx, sur, spec, index, combo),
+                            ctx.domain.annotate(sur.state_to_frame(index, combo))[["ood_score", "in_domain"]]], axis=1)
+        rows = (order[:, None] * M + np.arange(M)[None]).reshape(-1)
+        truth = truth.iloc[rows].reset_index(drop=True)
+        meta.update(oracle_calls=log.calls, truth_trace=log.trace_array().tolist(), n_verified=n)
+    else:
+        pick = verification_order(scores, margin, top_k, interleave=False)
+        index, combo, scores = index[pick], combo[pick], scores.iloc[pick].reset_index(drop=True)
+    hw = sur.state_to_frame(index, combo)
     elapsed = time.perf_counter() - t0
-    out = pd.concat([pd.DataFrame({"rank": np.arange(1, len(picked) + 1)}), hw], axis=1)
-    out["pred_objective"] = picked["pred_objective"].to_numpy()
-    out["pred_feasible"] = picked["pred_feasible"].to_numpy()
+    meta["search_time_s"] = round(elapsed, 4)
+    if len(hw) < top_k:
+        meta["note"] = (f"only {len(hw)} candidate configurations exist or were verified (asked for {top_k}): "
+                        f"the grid inside the data bounds{' with the fixed values' if fixed else ''} has {meta['n_pool']} points"
+                        + ("" if not verify else f" and {meta['n_verified']} were verified"))
+    out = pd.concat([pd.DataFrame({"rank": np.arange(1, len(hw) + 1)}), hw], axis=1)
+    out["pred_objective"] = scores["pred_objective"].to_numpy()
+    out["pred_feasible"] = scores["pred_excess"].to_numpy() <= 0
+    out["pred_feasible_margin"] = scores["pred_excess"].to_numpy() <= -np.log1p(margin)
     pred = _predict(sur, hw, np.tile(np.arange(M), len(hw)), outs)
     labels = list(names) if names is not None else [str(i) for i in range(M)]
     details = pd.DataFrame({"rank": np.repeat(np.arange(1, len(hw) + 1), M), "network": np.tile(labels, len(hw))})
     for n in outs:
         details[f"pred_{n}"] = pred[n].to_numpy()
-    meta = _meta(ctx, prob, elapsed, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed,
-                 verify=verify, note=note)
+    if area_cons:
+        from .pareto_design import area_of
+        out[AREA] = area_of(ctx, hw)
     if verify:
-        orc = _oracle(ctx, nets, np.tile(np.arange(M), len(hw)), hw.iloc[np.repeat(np.arange(len(hw)), M)])
         for n in outs:
-            details[f"oracle_{n}"] = orc[n].to_numpy()
-        out["oracle_objective"] = _objective(orc, obj, w.numpy(), len(hw), M)
-        out["oracle_feasible"] = _feasible(orc, constraints, len(hw), M)
+            details[f"oracle_{n}"] = truth[n].to_numpy()
+        n = len(hw)
+        out["oracle_objective"] = spec.objective_of(truth, n, M)
+        out["oracle_feasible"] = spec.excess_of(truth, out[AREA].to_numpy() if area_cons else None, n, M) <= 0
         ok = out[out["oracle_feasible"]]
-        meta["best"] = None if ok.empty else ok.sort_values("oracle_objective").iloc[0][list(sur.view.order)].to_dict()
-        meta["best_oracle_objective"] = None if ok.empty else float(ok["oracle_objective"].min())
-        meta["oracle_calls"] = len(hw) * M
+        meta["best"] = None if ok.empty else ok.iloc[0][list(sur.view.order)].to_dict()
+        meta["best_oracle_objective"] = None if ok.empty else float(ok["oracle_objective"].iloc[0])
         if ok.empty and constraints:
             from .pareto_design import binding
-            meta["binding_constraint"] = binding(orc, constraints, len(hw), M, np.zeros(len(hw)))
-    out["ood_score"] = picked["ood_score"].to_numpy()
-    out["in_domain"] = picked["in_domain"].to_numpy()
+            meta["binding_constraint"] = binding(truth, constraints, n, M, out[AREA].to_numpy() if area_cons else np.zeros(n))
+    out["ood_score"] = scores["ood_score"].to_numpy()
+    out["in_domain"] = scores["in_domain"].to_numpy()
     return SearchResult("design", out, {"details": details}, meta, list(sur.view.order))
+
+
+def design_margin(ctx: SearchContext, constraints: Sequence[Constraint], level: float = MARGIN_LEVEL) -> float:
+    """Relative margin on predicted constraint values: the widest calibrated ``level`` half-width
+    (``model.uncertainty``) of the constrained outputs (``P`` takes the wider of ``P_core`` and
+    ``P_bw`` when it is not calibrated itself); 0 without calibration or predicted constraints."""
+    cal = getattr(ctx.predictor, "calibration", None)
+    if cal is None:
+        return 0.0
+    q = 0.0
+    for c in constraints:
+        if c.output == AREA:
+            continue
+        parts = [c.output] if c.output in cal.scores else {"P": ["P_core", "P_bw"], "energy_mj": ["P", "latency_ms"]}.get(c.output, [])
+        parts = [p for p in parts if p in cal.scores]
+        q = max([q] + [cal.log_half_width(p, level) for p in parts])
+    return float(np.expm1(q))
 
 
 def _feasible(values: pd.DataFrame, constraints: Sequence[Constraint], n: int, m: int, rtol: float = 0.0) -> np.ndarray:
@@ -320,3 +344,6 @@ def _meta(ctx: SearchContext, prob: Problem, elapsed: float, **extra: Any) -> di
         "domain": "training-data bounds; ood_score = nearest-training-point distance / its 99th percentile among training points",
         **extra,
     }
+
+
+from .identify import identify  # noqa: E402  (moved to its own module; re-exported for callers)

@@ -5,7 +5,8 @@ Where files are looked for (``RUN`` is the run folder):
 
 * training: ``RUN/history.json`` and the figures ``RUN/curves.png``, ``RUN/parity.png``
   (written by ``hwpower train``); a trained predictor in ``RUN/best``;
-* evaluation: ``RUN/evaluation.json`` (``hwpower evaluate``);
+* evaluation: ``RUN/evaluation.json`` (``hwpower evaluate``); zoo networks never trained on,
+  scored against the oracle: ``RUN/zoo.json`` (``hwpower demo``, :func:`hwpower.model.evaluate.write_zoo_evaluation`);
 * experiments: ``sizes.json``/``sizes.png`` and ``data.json``/``data.png`` in ``RUN`` or
   ``RUN/experiments`` (``hwpower experiment sizes|data --out``);
 * searches: any JSON in ``RUN``, ``RUN/search*/`` or ``RUN/results/`` whose ``task`` is recover,
@@ -38,6 +39,7 @@ class RunArtifacts:
     history: pd.DataFrame | None = None
     figures: dict[str, Path] = field(default_factory=dict)  # run's own PNGs: name -> file
     evaluation: dict[str, Any] | None = None
+    zoo: dict[str, Any] | None = None
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)  # sizes/data -> JSON
     experiment_figures: dict[str, Path] = field(default_factory=dict)
     searches: dict[str, dict[str, Any]] = field(default_factory=dict)  # file stem -> search result JSON
@@ -76,6 +78,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunArtifacts:
     art.figures = {name: run_dir / f"{name}.png" for name in RUN_FIGURES if (run_dir / f"{name}.png").is_file()}
     if (run_dir / "evaluation.json").is_file():
         art.evaluation = read_json(run_dir / "evaluation.json")
+    if (run_dir / "zoo.json").is_file():
+        art.zoo = read_json(run_dir / "zoo.json")
+        _records(run_dir / "zoo.json", "networks")  # checks the layout, names the file if wrong
     for folder in (run_dir, run_dir / "experiments"):
         for name in EXPERIMENTS:
             if (folder / f"{name}.json").is_file() and name not in art.experiments:

@@ -12,11 +12,11 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
-from .blocks import Block
-from .graph import GraphNetwork
-from .jsonio import AnyNetwork
-from .network import INPUT_CHANNELS, Counts, Network
-from .ops import KINDS, Op
+from ..networks.blocks import Block
+from ..networks.graph import GraphNetwork
+from ..networks.jsonio import AnyNetwork
+from ..networks.network import INPUT_CHANNELS, Counts, Network
+from ..networks.ops import KINDS, Op
 
 # Fields shown in the in/out shape columns rather than among a block's key fields.
 _SHAPE_FIELDS = frozenset({"in_channels", "out_channels", "input_size", "channels", "in_features", "out_features"})

@@ -1,4 +1,5 @@
-"""Input handling for ``hwpower predict``: nets files, hardware assignments, batch tables."""
+"""Input handling for ``hwpower predict``: nets files, hardware assignments, batch tables (imported
+inside the command: it loads pandas)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import atomic_path
+from ..model.predictor import Predictor
 from ..networks import read_networks
 from ..networks.jsonio import AnyNetwork
-from .predictor import Predictor
 
 
 def load_networks(paths: list[Path]) -> dict[str, AnyNetwork]:

@@ -1,5 +1,5 @@
-"""Whole runs: train a model into a run folder (checkpoints, history, figures), and the small
-helpers the CLI and ``hwpower demo`` call."""
+"""The training runner: train a model into a run folder (checkpoints, run marker, interval
+calibration, figures), resume a run with its saved settings."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from ..errors import InputError
 from ..io import start_output_dir
 from ..runstate import check_resume_params, mark_run
 from .checkpoint import read_meta
-from .evaluate import Evaluation, evaluate, evaluation_table
 from .plots import parity, training_curves
 from .predictor import Predictor, make_model
+from .training import train
 from .uncertainty import calibrate
 
 log = logging.getLogger(__name__)
@@ -48,7 +46,7 @@ def train_model(ds, model: str = "structured", *, run_dir: str | Path | None = N
     if run_dir is not None:  # after the settings are checked: a bad option never costs the previous run
         start_output_dir(run_dir, command="train", force=force, resume=resume)
         mark_run(run_dir, complete=False)  # issue 15: "complete" in the run's marker (hwpower.runstate)
-    est.fit(ds, run_dir=run_dir, resume=resume, progress=progress)
+    train(est, ds, run_dir=run_dir, resume=resume, progress=progress)  # the run's I/O: here, not in est.fit
     predictor = Predictor(est)
     if len(ds.val):  # prediction intervals (.uncertainty), saved with the run
         predictor.calibration = calibrate(predictor, ds)
@@ -70,11 +68,3 @@ def save_figures(predictor: Predictor, ds, run_dir: Path) -> list[Path]:
     out.append(parity(ds.val, pred, ds.unseen_network_mask().to_numpy(), run_dir / "parity.png",
                       title=f"{predictor.name} model: validation predictions against the oracle"))
     return out
-
-
-def demo_train(ds, *, epochs: int = 20, progress: bool = True, seed: int = 0) -> tuple[Predictor, Evaluation, Table]:
-    """For ``hwpower demo``: a small structured model on ``ds`` (about a minute on CPU), evaluated."""
-    predictor = train_model(ds, "structured", progress=progress, figures=False, epochs=epochs, seed=seed,
-                            hidden=48, depth=2, device="cpu")
-    ev = evaluate(predictor, ds)
-    return predictor, ev, evaluation_table(ev)
