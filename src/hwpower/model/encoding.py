@@ -283,3 +283,33 @@ class NetworkBatch:
     def lengths(self) -> torch.Tensor:
         """(N,) number of elements of each network."""
         return self.mask.sum(dim=1)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but no CUDA GPU is available")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r} (auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def log_targets(frame: pd.DataFrame, targets: list[str], *, source: str) -> np.ndarray:
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise InputError(f"target column(s) {missing} missing", file=source)
+    y = frame[targets].to_numpy(dtype=np.float64)
+    if not np.isfinite(y).all() or (y <= 0).any():
+        row, col = np.argwhere(~np.isfinite(y) | (y <= 0))[0]
+        raise InputError(f"{targets[col]}={y[row, col]} must be a positive number", file=source, where=f"row {row}")
+    return np.log(y).astype(np.float32)
+
+
+@dataclass
+class Encoded:
+    """Samples ready for the model: normalised hardware, network row index, log targets."""
+
+    hw: torch.Tensor  # (n, H)
+    net: torch.Tensor  # (n,) int64 into NetworkBatch.x
+    y: torch.Tensor | None  # (n, T) natural-log trained targets

@@ -17,9 +17,8 @@ from rich.progress import Progress
 
 from ..errors import CheckpointError, InputError
 from .checkpoint import read_meta, save_checkpoint
-from .encoding import HardwareEncoder
+from .encoding import HardwareEncoder, log_targets
 from .modules import ALL_TARGETS, OUTPUT_COLUMNS, reported_targets
-from .neural import log_targets
 from .support import NetworkSupport
 from .tables import NetworkTables
 

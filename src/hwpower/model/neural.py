@@ -8,7 +8,6 @@ deterministic on CPU and resumable bit for bit from the last checkpoint (see :mo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import torch
 from ..errors import CheckpointError, InputError
 from ..processing.opfeatures import NEED_COLUMNS, needs_table
 from .checkpoint import load_weights, read_meta
-from .encoding import ElementEncoder, HardwareEncoder, NetworkBatch
+from .encoding import Encoded, ElementEncoder, HardwareEncoder, NetworkBatch, log_targets, resolve_device  # noqa: F401 (re-exported)
 from .modules import OUTPUT_COLUMNS, FlatMLP, StructuredNet, reported_targets
 from .roofline import NEEDED2, Roofline, block_layer_array, op_layer_array, op_layer_array2
 from .support import NetworkSupport
@@ -31,27 +30,6 @@ ELEMENTS = ("ops", "blocks", "layers")
 # Elements (rows x network length) per inference batch when no batch size is given: 1,024 rows of
 # 21-block networks, the fastest measured at block level; about 300 rows of OFA networks as operators.
 ELEMENTS_PER_BATCH = 1024 * 24
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but no CUDA GPU is available")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"unknown device {device!r} (auto, cpu or cuda)")
-    return torch.device(device)
-
-
-def log_targets(frame: pd.DataFrame, targets: list[str], *, source: str) -> np.ndarray:
-    missing = [t for t in targets if t not in frame.columns]
-    if missing:
-        raise InputError(f"target column(s) {missing} missing", file=source)
-    y = frame[targets].to_numpy(dtype=np.float64)
-    if not np.isfinite(y).all() or (y <= 0).any():
-        row, col = np.argwhere(~np.isfinite(y) | (y <= 0))[0]
-        raise InputError(f"{targets[col]}={y[row, col]} must be a positive number", file=source, where=f"row {row}")
-    return np.log(y).astype(np.float32)
 
 
 def collapse_ops(ops: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -94,15 +72,6 @@ def _rows_per_batch(row_len: torch.Tensor, order: torch.Tensor, start: int) -> i
     guess = max(1, ELEMENTS_PER_BATCH // int(row_len[order[start]]))
     last = order[min(start + guess, len(order)) - 1]
     return max(1, ELEMENTS_PER_BATCH // int(row_len[last]))
-
-
-@dataclass
-class Encoded:
-    """Samples ready for the model: normalised hardware, network row index, log targets."""
-
-    hw: torch.Tensor  # (n, H)
-    net: torch.Tensor  # (n,) int64 into NetworkBatch.x
-    y: torch.Tensor | None  # (n, T) natural-log trained targets
 
 
 class NeuralPowerModel:

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,8 +21,11 @@ from ..errors import CheckpointError, InputError
 from ..io import write_json_atomic
 from .checkpoint import load_train_state, load_weights, read_meta, save_checkpoint
 from .gbt import GBTPowerModel
-from .neural import Encoded, NeuralPowerModel, resolve_device
+from .encoding import Encoded, resolve_device
 from .tables import NetworkTables
+
+if TYPE_CHECKING:  # the estimator imports this module when it fits: no import at run time
+    from .neural import NeuralPowerModel
 
 log = logging.getLogger(__name__)
 
