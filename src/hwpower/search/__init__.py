@@ -9,7 +9,8 @@ from .problem import Constraint, Objective, parse_constraint, parse_fixes, parse
 from .results import SearchResult
 from .starts import KChoice, StartPoints, choose_k, kmeans_starts, random_starts
 from .surrogate import DifferentiablePredictor, SearchSurrogate
-from .tasks import RecoverQuery, design, identify, recover
+from .identify import identify
+from .tasks import RecoverQuery, design, recover
 from .truth import Clock, SlowTruth
 
 __all__ = [

@@ -26,6 +26,7 @@ from .descent import run
 from .gridview import GridView
 from .results import SearchResult
 from .surrogate import SearchSurrogate
+from .tasks import _hw, _meta, _oracle, _predict, _problem
 
 IDENTIFY_KEEP = 4  # best points per categorical combination that go on to the polish
 IDENTIFY_HOPS = 4  # rounds of perturb-and-polish after the first polish (descent._hop)
@@ -59,8 +60,6 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
     polish, 30 rounds, iterated local search; the default without truth refinement) or ``"light"``
     (50 Adam steps, 1,024 screened points, 5 polish rounds; the default with it).
     """
-    from .tasks import _hw, _meta, _oracle, _predict, _problem
-
     fixed = fixed or {}
     if surrogate_effort not in (None, "full", "light"):
         raise InputError(f"surrogate_effort must be 'full' or 'light', not {surrogate_effort!r}")

@@ -345,5 +345,3 @@ def _meta(ctx: SearchContext, prob: Problem, elapsed: float, **extra: Any) -> di
         **extra,
     }
 
-
-from .identify import identify  # noqa: E402  (moved to its own module; re-exported for callers)
