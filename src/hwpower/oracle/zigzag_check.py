@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.progress import Progress
-from scipy.stats import spearmanr
 
 from ..networks import Layer, LayerOp, LayerTable, Op, sample_networks
 from .model import Oracle, OracleSettings
+from .peers import rank_agreement
 from .space import HardwareSpace
 from .zigzag_oracle import MAC_OPS, ZigZagOracle
 from .zigzag_translate import loop_nest
@@ -91,12 +91,7 @@ def _pairs(n_pairs: int, seed: int, pool: Sequence[Layer | Op] | None = None) ->
 
 
 def _summary(table: pd.DataFrame) -> dict[str, float]:
-    return {
-        "spearman_energy": float(spearmanr(table["energy_zz_mj"], table["energy_an_mj"]).statistic),
-        "spearman_latency": float(spearmanr(table["latency_zz_ms"], table["latency_an_ms"]).statistic),
-        "median_ratio_energy": float(np.median(table["energy_zz_mj"] / table["energy_an_mj"])),
-        "median_ratio_latency": float(np.median(table["latency_zz_ms"] / table["latency_an_ms"])),
-    }
+    return rank_agreement(table, peer="zz", ours="an")
 
 
 def cross_check(n_pairs: int = 50, seed: int = 0, settings: OracleSettings = OracleSettings(),

@@ -37,6 +37,7 @@ from ...networks.ops import Op
 from ..model import Oracle, OracleSettings
 from ..zigzag_oracle import zigzag_hardware
 from ..zigzag_translate import accelerator_data
+from . import rank_agreement
 
 PYTHON_ENV = "HWPOWER_STREAM_PYTHON"
 RUNNER = Path(__file__).with_name("stream_runner.py")
@@ -234,12 +235,7 @@ def _rows(net: GraphNetwork, hw: dict[str, Any], theirs: dict, ours: dict) -> li
 
 
 def _agreement(t: pd.DataFrame) -> dict[str, float]:
-    return {
-        "spearman_energy": float(spearmanr(t["energy_stream_mj"], t["energy_oracle_mj"]).statistic),
-        "spearman_latency": float(spearmanr(t["latency_stream_ms"], t["latency_oracle_ms"]).statistic),
-        "median_ratio_energy": float(np.median(t["energy_stream_mj"] / t["energy_oracle_mj"])),
-        "median_ratio_latency": float(np.median(t["latency_stream_ms"] / t["latency_oracle_ms"])),
-    }
+    return rank_agreement(t, peer="stream", ours="oracle")
 
 
 def summary(table: pd.DataFrame) -> dict[str, Any]:
