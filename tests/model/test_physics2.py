@@ -31,7 +31,7 @@ def _features(net, hw: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     lay, _ = op_layer_array2(ops, ["n"], len(ops))
     x = torch.from_numpy(enc.encode(hw))
     feats = Roofline(enc, version=2).raw_features(x, torch.from_numpy(lay).expand(len(hw), -1, -1), None)
-    return feats.numpy(), ops
+    return feats.transpose(1, 2).numpy(), ops  # (rows, operators, features): channels last to index
 
 
 @pytest.mark.parametrize("space", ["ofa-mbv3", "transformer"])

@@ -29,7 +29,7 @@ def features(rows: int, cols: int, *, freq=500, dram=16, bits="8", dataflow="ws"
                         "dataflow": dataflow}])
     lay = torch.tensor(layer_raw(CONV), dtype=torch.float32)[None, None]  # (1, 1, 1, 9)
     x = torch.from_numpy(ENC.encode(hw))
-    return Roofline(ENC).raw_features(x, lay, torch.ones(1, 1, 1, dtype=torch.bool))[0, 0]
+    return Roofline(ENC).raw_features(x, lay, torch.ones(1, 1, 1, dtype=torch.bool))[0, :, 0]  # (B, F, L)
 
 
 def test_hand_computed_weight_stationary():
@@ -57,7 +57,7 @@ def test_gradient_flows_through_ceilings():
     hw = pd.DataFrame([{"pe_rows": 12, "pe_cols": 24, "freq_mhz": 400, "dram_gbps": 8, "bits": "16", "dataflow": "os"}])
     x = torch.from_numpy(ENC.encode(hw)).requires_grad_(True)
     lay = torch.tensor(layer_raw(CONV), dtype=torch.float32)[None, None]
-    Roofline(ENC).raw_features(x, lay, torch.ones(1, 1, 1, dtype=torch.bool))[0, 0, 1].backward()
+    Roofline(ENC).raw_features(x, lay, torch.ones(1, 1, 1, dtype=torch.bool))[0, 1, 0].backward()
     assert torch.isfinite(x.grad).all()
     assert x.grad[0, 0] < 0 and x.grad[0, 1] < 0  # more rows or columns: less compute time
     assert np.isclose(float(x.grad[0, 3]), 0.0)  # DRAM bandwidth does not enter compute time

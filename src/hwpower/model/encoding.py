@@ -249,7 +249,7 @@ class NetworkBatch:
     keys: list[str]
     x: torch.Tensor
     mask: torch.Tensor
-    lay: torch.Tensor | None = None  # (N, L, M, 9) raw layer quantities per element (roofline features)
+    lay: torch.Tensor | None = None  # roofline inputs: (N, L, M, 9) layers of blocks, or (N, C, L) operators
     lmask: torch.Tensor | None = None  # (N, L, M)
     lw: torch.Tensor | None = None  # (N, L) log multiplicity (identical operators as one element), -inf at padding
 
@@ -276,9 +276,13 @@ class NetworkBatch:
     def rows(self, net_index: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor | None, ...]:
         """The model inputs of networks ``net_index`` (B,): x, mask, lay, lmask, lw; only the first
         ``length`` elements (all when None: the rest must be padding)."""
-        # narrow (a view) before the gather: one copy of (B, length, ...), not a gather then a slice copy
-        pick = lambda t: None if t is None else (t if length is None else t.narrow(1, 0, length))[net_index]  # noqa: E731
-        return pick(self.x), pick(self.mask), pick(self.lay), pick(self.lmask), pick(self.lw)
+        # narrow (a view) before the gather: one copy of (B, length, ...), not a gather then a slice copy;
+        # index_select copies whole rows (2-5x faster than indexing with a tensor, which gathers elements)
+        def pick(t: torch.Tensor | None, dim: int = 1) -> torch.Tensor | None:
+            return None if t is None else (t if length is None else t.narrow(dim, 0, length)).index_select(0, net_index)
+
+        lay_dim = 2 if self.lay is not None and self.lay.dim() == 3 else 1  # operators' lay is (N, C, L)
+        return pick(self.x), pick(self.mask), pick(self.lay, lay_dim), pick(self.lmask), pick(self.lw)
 
     def lengths(self) -> torch.Tensor:
         """(N,) number of elements of each network."""

@@ -116,15 +116,15 @@ class StructuredNet(nn.Module):
         h = x if embedded else self.el_in(x)  # (B, L, D)
         scale = 1 + gamma
         phys = None
-        if self.roof is not None:  # h + pair_in(roof); its bias goes into the shift
-            if self.unit is not None and lay.dim() == 3:
-                roof, phys = self.roof.op_physics(hw, lay, torch.exp(self.unit(u)))
-            else:
-                roof = self.roof(hw, lay, lmask)  # (B, L, n_features)
-            b, length, _ = roof.shape
-            h = torch.addmm(h.reshape(b * length, -1), roof.reshape(b * length, -1), self.pair_in.weight.t())
-            h = h.view(b, length, -1)
-            beta = beta + self.pair_in.bias * scale
+        if self.roof is not None:  # h + pair_in(standardised roof); its bias goes into the shift
+            unit = torch.exp(self.unit(u)) if self.unit is not None and lay.dim() == 3 else None
+            roof = self.roof.raw_features(hw, lay, lmask, unit)  # (B, F, L): channels first
+            if unit is not None:
+                roof, phys = roof  # phys (B, L, 3)
+            w, bias = self.roof.standardize(self.pair_in.weight, self.pair_in.bias)  # (D, F), (D,)
+            # a batched product with the features' transposed view: no copy of them into (B, L, F)
+            h = torch.baddbmm(h, roof.transpose(1, 2), w.t().expand(roof.shape[0], -1, -1))  # (B, L, D)
+            beta = beta + bias * scale
         h = torch.addcmul(beta[:, None, :], h, scale[:, None, :])  # FiLM in one pass: (B, L, D)
         s = self.out(self.body(h))  # (B, L, 3)
         if phys is not None:  # the physics' sums per element, corrected by the head

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch._dynamo.exc
+import torch._inductor.exc
 
 from ..errors import CheckpointError, InputError
 from ..processing.opfeatures import NEED_COLUMNS, needs_table
@@ -65,6 +67,16 @@ def _log_counts(table: pd.DataFrame, counts: np.ndarray, keys: list[str], length
     net = pd.Categorical(table["network"].astype(str), categories=keys).codes
     out[net, table["op_index"].to_numpy()] = np.log(counts)
     return out
+
+
+def _compiling(run, first) -> None:
+    """``run(first)`` with ``torch.compile``'s failures (no C++ compiler, an unsupported platform) as
+    one clear error instead of inductor's traceback."""
+    try:
+        run(first)
+    except (torch._dynamo.exc.BackendCompilerFailed, torch._inductor.exc.InductorError) as err:
+        raise InputError(f"compiled inference failed ({type(err).__name__}: {str(err).splitlines()[0]}); it needs "
+                         "a C++ compiler for torch.compile's inductor: predict without compiling") from err
 
 
 def _rows_per_batch(row_len: torch.Tensor, order: torch.Tensor, start: int) -> int:
@@ -251,43 +263,65 @@ class NeuralPowerModel:
         """Differentiable: normalised hardware (B, H) and network rows (B,) -> log reported targets (B, R)."""
         return self.module_(hw_norm, *nets.rows(net_index))
 
-    def predict_log(self, enc: Encoded, nets: NetworkBatch, *, batch_size: int | None = None) -> np.ndarray:
+    def predict_log(self, enc: Encoded, nets: NetworkBatch, *, batch_size: int | None = None,
+                    compile: bool = False) -> np.ndarray:
         """(n, R) natural-log predictions, batched, without gradients.
 
         Rows go in order of their network's length, so a batch of short networks is not padded to the
         longest network given; ``batch_size`` rows per batch, or by default as many as keep a batch
-        near ``ELEMENTS_PER_BATCH`` elements (its temporaries then stay in cache)."""
+        near ``ELEMENTS_PER_BATCH`` elements (its temporaries then stay in cache).
+
+        ``compile``: run the module through ``torch.compile`` (inductor fuses the per-(row, element)
+        arithmetic into a few loops: about 1.5x faster on CPU), for large batches and search loops;
+        the first call compiles (10-20 s, then cached on disk), and it needs a C++ compiler."""
         device = next(self.module_.parameters()).device
         nets = nets.to(device)
         self.module_.eval()
+        module = self._compiled_module() if compile else self.module_
         n = len(enc.net)
         out = torch.empty((n, len(self.reported_)), dtype=torch.float32)
         structured = isinstance(self.module_, StructuredNet)
-        lengths = nets.lengths().cpu().clamp_min(1)
-        row_len = lengths[enc.net]
+        row_len = nets.lengths().cpu().clamp_min(1)[enc.net]
         order = torch.argsort(row_len, stable=True)
+        batches, i = [], 0
+        while i < n:
+            step = batch_size or _rows_per_batch(row_len, order, i)
+            batches.append(order[i:i + step])
+            i += step
         with torch.inference_mode():
             if structured:  # the element embedding depends on the network only: once per network, not per row
                 nets = nets.replace_x(self.module_.el_in(nets.x))
-            i = 0
-            while i < n:
-                step = batch_size or _rows_per_batch(row_len, order, i)
-                idx = order[i:i + step]
-                net = enc.net[idx].to(device)
-                hw = enc.hw[idx].to(device)
+
+        def run(idx: torch.Tensor) -> None:
+            with torch.inference_mode():
+                net, hw = enc.net[idx].to(device), enc.hw[idx].to(device)
                 if structured:
-                    out[idx] = self.module_(hw, *nets.rows(net, int(row_len[idx].max())), embedded=True).float().cpu()
+                    y = module(hw, *nets.rows(net, int(row_len[idx].max())), embedded=True)
                 else:
-                    out[idx] = self.module_(hw, *nets.rows(net)).float().cpu()
-                i += step
+                    y = module(hw, *nets.rows(net))
+                out[idx] = y.float().cpu()
+
+        if compile:  # compile on the first batch, with its failures as one clear error
+            _compiling(run, batches[0])
+            batches = batches[1:]
+        for idx in batches:
+            run(idx)
         return out.numpy()
 
+    def _compiled_module(self) -> torch.nn.Module:
+        """The module through ``torch.compile`` (dynamic shapes: batches differ in rows and length),
+        made once per loaded model; never saved."""
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = torch.compile(self.module_, dynamic=True)
+        return self._compiled
+
     def predict(self, samples: pd.DataFrame, nets: NetworkTables, *, out_of_range: str = "warn",
-                source: str = "samples", batch_size: int | None = None) -> pd.DataFrame:
+                source: str = "samples", batch_size: int | None = None, compile: bool = False) -> pd.DataFrame:
         """Predictions in physical units (W, ms, mJ), one column per reported target."""
         batch = self.encode_networks(nets, sorted(samples["network"].astype(str).unique()), source=source)
         enc = self.encode_samples(samples, batch, with_targets=False, source=source, out_of_range=out_of_range)
-        return pd.DataFrame(np.exp(self.predict_log(enc, batch, batch_size=batch_size).astype(np.float64)),
+        log = self.predict_log(enc, batch, batch_size=batch_size, compile=compile)
+        return pd.DataFrame(np.exp(log.astype(np.float64)),
                             columns=self.reported_, index=samples.index)
 
     # --- training and persistence (implemented in .training) -------------------------------------

@@ -62,7 +62,7 @@ OP_RAW = ["macs", "other_ops", "words", "d1_ws", "d2_ws", "d1_os", "d2_os"]
 
 
 def op_layer_array(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.ndarray, None]:
-    """(N, length, 7) hardware-independent quantities of each operator: MACs, other operations, the
+    """(N, 7, length) hardware-independent quantities of each operator: MACs, other operations, the
     words the oracle moves (w + i + o) and the two mappings' spatial dimensions from the operator's
     loop nest (weight stationary: reduction x output channels; output stationary: positions x G*kout;
     at least 1, padding included). Operators are single elements: no per-element layer mask."""
@@ -75,7 +75,7 @@ def op_layer_array(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.
     out = np.zeros((len(keys), length, len(OP_RAW)), dtype=np.float32)
     out[..., 3:] = 1.0
     out[net, pos] = np.stack([col("macs"), col("other_ops"), words, *(np.maximum(d, 1.0) for d in dims)], axis=1)
-    return out, None
+    return np.ascontiguousarray(out.transpose(0, 2, 1)), None  # channels first: see op_layer_array2
 
 
 # Version 2 (operators only): oracle 2.0's per-operator cost model (oracle/cost.py, oracle/array.py)
@@ -95,8 +95,10 @@ RF_PIPELINE_WORDS = 2  # as oracle/cost.py: register-file words kept for the two
 
 
 def op_layer_array2(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np.ndarray, None]:
-    """(N, length, 24) raw quantities of each operator (:data:`OP_RAW2`) for :meth:`Roofline.op_features2`.
-    Padding is an operator with no work that stays on chip (finite features, masked out of the sums)."""
+    """(N, 24, length) raw quantities of each operator (:data:`OP_RAW2`) for :meth:`Roofline.op_features2`.
+    Padding is an operator with no work that stays on chip (finite features, masked out of the sums).
+    Channels first: each quantity of a batch's rows is then a (B, L) slice contiguous along the
+    operators, which the per-(row, operator) arithmetic reads without a transposing copy."""
     missing = [c for c in NEED_COLUMNS if c not in ops.columns]
     if missing:
         raise InputError(f"the operators lack the fused-schedule columns {missing} (NeuralPowerModel.encode_networks "
@@ -116,7 +118,7 @@ def op_layer_array2(ops: pd.DataFrame, keys: list[str], length: int) -> tuple[np
     out = np.zeros((len(keys), length, len(OP_RAW2)), dtype=np.float32)
     out[..., [5, 6, 9, 10, 14]] = 1.0  # the padding's loop bounds (no MACs: no time)
     out[net, sub["op_index"].to_numpy()] = np.stack(values, axis=1)
-    return out, None
+    return np.ascontiguousarray(out.transpose(0, 2, 1)), None
 
 
 def _ceil_st(x: torch.Tensor) -> torch.Tensor:
@@ -139,9 +141,18 @@ def _ceil2(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.ceil(x * (1 - REL_TOL)) - x).detach()
 
 
+def _ceil_by(x: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+    """:func:`_ceil2` of ``x * inv`` for ``inv`` of the hardware alone (B, 1); without gradients (inference)
+    one multiplication and the ceiling, not four passes over (B, L)."""
+    if torch.is_grad_enabled():
+        return _ceil2(x * inv)
+    return torch.ceil(x * (inv * (1 - REL_TOL)))
+
+
 class Roofline(nn.Module):
-    """(B, H) normalised hardware + (B, L, M, 9) raw layers of blocks, or (B, L, 7) operators ->
-    (B, L, 6) standardised log features."""
+    """(B, H) normalised hardware + (B, L, M, 9) raw layers of blocks, or (B, C, L) operators ->
+    (B, F, L) log features, channels first (standardised by the layer that reads them:
+    :meth:`standardize`)."""
 
     def __init__(self, enc: HardwareEncoder, version: int = 1):
         super().__init__()
@@ -182,10 +193,10 @@ class Roofline(nn.Module):
         return out
 
     def op_features(self, hw: torch.Tensor, lay: torch.Tensor) -> torch.Tensor:
-        """Operators as elements: ``lay`` (B, L, 7) from :func:`op_layer_array` -> (B, L, 6)."""
+        """Operators as elements: ``lay`` (B, 7, L) from :func:`op_layer_array` -> (B, 6, L)."""
         h = {k: v[..., 0] for k, v in self.hardware(hw).items()}  # (B, 1) each
         r, c, f = h["pe_rows"], h["pe_cols"], h["freq_mhz"] * 1e6
-        macs, other, words, d1w, d2w, d1o, d2o = lay.permute(2, 0, 1).contiguous().unbind(0)  # (B, L) each, contiguous
+        macs, other, words, d1w, d2w, d1o, d2o = lay.unbind(1)  # (B, L) each
         fit = lambda d, p: d / (_ceil_st(d / p) * p)  # noqa: E731 - share of p PEs a dimension d keeps busy
         ws = h["ws"]
         u = ws * fit(d1w, r) * fit(d2w, c) + (1 - ws) * fit(d1o, r) * fit(d2o, c)
@@ -196,46 +207,52 @@ class Roofline(nn.Module):
         t_buf = words / ((r + c) * f)
         t_roof = torch.maximum(torch.maximum(t_comp, t_dram), t_buf)
         logs = [torch.log(x + EPS) for x in (ideal, t_comp, t_dram, t_buf, t_roof)]
-        return torch.stack([*logs, logs[0] - logs[1]], dim=-1)  # (B, L, 6); the last: log utilisation
+        return torch.stack([*logs, logs[0] - logs[1]], dim=1)  # (B, 6, L); the last: log utilisation
 
     def op_features2(self, hw: torch.Tensor, lay: torch.Tensor, unit: torch.Tensor | None = None):
-        """Operators as elements, version 2: ``lay`` (B, L, 24) from :func:`op_layer_array2` -> (B, L, 11):
+        """Operators as elements, version 2: ``lay`` (B, 24, L) from :func:`op_layer_array2` -> (B, 11, L):
         logs of the ideal, compute, buffer, DRAM and overlapped times, the utilisation, the DRAM, buffer
-        and register-file words, and the fractions of input and output words through DRAM."""
+        and register-file words, and the fractions of input and output words through DRAM.
+
+        This runs per (row, operator) at inference, where it is most of the time: every quantity of the
+        hardware alone is formed at (B, 1) before it meets an operator's (B, L), and divisions by the
+        hardware are multiplications by its reciprocal."""
         h = {k: v[..., 0] for k, v in self.hardware(hw).items()}  # (B, 1) each
         r, c, f, bits, ws = h["pe_rows"], h["pe_cols"], h["freq_mhz"] * 1e6, h["bits"], h["ws"]
         (macs, other, w, i, o, d1_ws, d2_ws, t_ws, tiles_ws, d1_os, d2_os, t_os, tiles_os, macs_per_kg, kg1, i_no_mac,
-         other_arr, other_vec, arr, vec, lo, hi, lo_frac, need_o) = lay.permute(2, 0, 1).contiguous().unbind(0)
+         other_arr, other_vec, arr, vec, lo, hi, lo_frac, need_o) = lay.unbind(1)  # (B, L) each
         rf_words = h["rf_bytes"] * 8 / bits
         per_tile = r + c - 2 + r * (rf_words - RF_PIPELINE_WORDS < 2).to(lay.dtype)
         hold = (rf_words - RF_PIPELINE_WORDS).clamp_min(1)
+        inv_r, inv_c, inv_rc = 1 / r, 1 / c, 1 / (r * c)
 
         def mapping(d1, d2, t, tiles):  # cycles and register-file passes of one dataflow (oracle/array.py)
-            fold1 = _ceil2(d1 / r)
-            return fold1 * _ceil2(d2 / c) * (t + tiles * per_tile), _ceil2(fold1 / hold)
+            fold1 = _ceil_by(d1, inv_r)
+            return fold1 * _ceil_by(d2, inv_c) * (t + tiles * per_tile), _ceil_by(fold1, 1 / hold)
 
         cyc_ws, pass_ws = mapping(d1_ws, d2_ws, t_ws, tiles_ws)
         cyc_os, pass_os = mapping(d1_os, d2_os, t_os, tiles_os)
-        cycles = ws * cyc_ws + (1 - ws) * cyc_os + _ceil2(other_arr / (r * c)) + _ceil2(other_vec / c)
-        inputs = macs_per_kg * _ceil2(kg1 / c) + i_no_mac
+        cycles = ws * cyc_ws + (1 - ws) * cyc_os + _ceil_by(other_arr, inv_rc) + _ceil_by(other_vec, inv_c)
+        inputs = macs_per_kg * _ceil_by(kg1, inv_c) + i_no_mac
         arr_words = (inputs + ws * (w + o * (2 * pass_ws - 1)) + (1 - ws) * (w * pass_os + o)) * arr
         buf = h["glb_kib"] * 4096 / bits  # half the buffer: the tiles' share and the activations' share
         fits = buf * (1 + REL_TOL)
         in_dram = lo_frac * (lo > fits).to(lay.dtype) + (1 - lo_frac) * (hi > fits).to(lay.dtype)
         out_dram = (need_o > fits).to(lay.dtype)
         i_d = i * in_dram
-        tiles_w, tiles_i = _ceil2(w / buf).clamp_min(1), _ceil2(i / buf).clamp_min(1)
+        inv_buf = 1 / buf
+        tiles_w, tiles_i = _ceil_by(w, inv_buf).clamp_min(1), _ceil_by(i, inv_buf).clamp_min(1)
         dram = torch.minimum(w + tiles_w * i_d, tiles_i * w + i_d) + o * out_dram
         glb = arr_words + (i + o) * vec + dram
-        t_comp = cycles / f
-        t_glb = glb / ((r + c) * f)
-        t_dram = dram * bits / (8e9 * h["dram_gbps"])
+        t_comp = cycles * (1 / f)
+        t_glb = glb * (1 / ((r + c) * f))
+        t_dram = dram * (bits / (8e9 * h["dram_gbps"]))
         busy = torch.maximum(t_comp, t_glb)
-        t_lat = torch.maximum(busy, t_dram) + torch.minimum(busy, t_dram) / (dram / buf).clamp_min(1)
-        ideal = macs / (r * c * f)
+        t_lat = torch.maximum(busy, t_dram) + torch.minimum(busy, t_dram) / (dram * inv_buf).clamp_min(1)
+        ideal = macs * (1 / (r * c * f))
         logs = [torch.log(x + EPS) for x in (ideal, t_comp, t_glb, t_dram, t_lat)]
-        words = [torch.log1p(x) for x in (dram, glb, 3 * macs + arr_words)]
-        feats = torch.stack([*logs, logs[0] - logs[1], *words, in_dram, out_dram], dim=-1)
+        words = [torch.log(x + 1) for x in (dram, glb, 3 * macs + arr_words)]  # log1p is 6x slower; x >= 0
+        feats = torch.stack([*logs, logs[0] - logs[1], *words, in_dram, out_dram], dim=1)  # (B, 11, L)
         if unit is None:
             return feats
         # What each energy of oracle/cost.py is proportional to, times the energy of one unit that the
@@ -247,18 +264,17 @@ class Roofline(nn.Module):
         e_core = (macs * (u[0] + 3 * u[2]) + other * u[1] + arr_words * (u[2] + u[3]) + glb * u[4]
                   + t_lat * (arr * u[5] + u[6]))
         e_bw = dram * u[7] + t_dram * u[8] + t_lat * u[9]
-        phys = torch.stack([e_core, e_bw, t_lat * 1e3], dim=-1).add_(TINY).log_()  # mJ, mJ, ms
+        phys = torch.stack([e_core, e_bw, t_lat * 1e3], dim=-1).add_(TINY).log_()  # (B, L, 3): mJ, mJ, ms
         return feats, phys
 
-    def op_physics(self, hw: torch.Tensor, lay: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Version 2: standardised features (B, L, 11) and the physics' (B, L, 3) log e_core, log e_bw
-        (mJ) and log t (ms) of each operator with energies per unit ``unit`` (B, 10)."""
-        feats, phys = self.op_features2(hw, lay, unit)
-        return (feats - self.feat_mean) / self.feat_std, phys
-
-    def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None) -> torch.Tensor:
+    def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None,
+                     unit: torch.Tensor | None = None):
+        """Unstandardised features (B, F, L), channels first; with ``unit`` (version 2, operators) also the
+        physics' (B, 3, L) log e_core, log e_bw (mJ) and log t (ms) of each operator."""
         if lay.dim() == 3:
-            return self.op_features2(hw, lay) if self.version == 2 else self.op_features(hw, lay)
+            if self.version == 2:
+                return self.op_features2(hw, lay, unit)
+            return self.op_features(hw, lay)
         h = self.hardware(hw)
         r, c, f = h["pe_rows"][..., None], h["pe_cols"][..., None], h["freq_mhz"][..., None] * 1e6  # (B,1,1,1)
         macs, other, w, i, o, d1w, d2w, d1o, d2o = lay.unbind(-1)  # (B, L, M) each
@@ -276,14 +292,17 @@ class Roofline(nn.Module):
         sums = [(x * m).sum(-1) for x in (ideal, t_comp, t_dram, t_buf, t_roof)]  # (B, L) each
         feats = [torch.log(s + EPS) for s in sums]
         feats.append(torch.log((sums[0] + EPS) / (sums[1] + EPS)))  # mean utilisation of the block
-        return torch.stack(feats, dim=-1)  # (B, L, 6)
+        return torch.stack(feats, dim=1)  # (B, 6, L)
 
-    def forward(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None) -> torch.Tensor:
-        return (self.raw_features(hw, lay, lmask) - self.feat_mean) / self.feat_std
+    def standardize(self, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A linear layer (D, F) on standardised features as the same layer on raw features: the
+        standardisation folds into its weights instead of two passes over every (row, element)."""
+        w = weight / self.feat_std  # (D, F)
+        return w, bias - w @ self.feat_mean
 
     @torch.no_grad()
     def fit_scale(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None, mask: torch.Tensor) -> None:
         """Standardise with statistics of real (unpadded) blocks of a training sample."""
-        raw = self.raw_features(hw, lay, lmask)[mask]  # (n, 6)
+        raw = self.raw_features(hw, lay, lmask).transpose(1, 2)[mask]  # (n, F)
         self.feat_mean.copy_(raw.mean(0))
         self.feat_std.copy_(raw.std(0).clamp_min(1e-3))
