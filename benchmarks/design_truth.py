@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from hwpower.search import design, parse_constraint
 from hwpower.search.blackbox import BASELINES, DesignTask
 from hwpower.search.problem import parse_objective
-from hwpower.search.run import load_context, read_data
+from hwpower.search.run_context import load_context, read_data
 from hwpower.search.truth import Clock, SlowTruth, best_within
 
 console = Console(stderr=True)

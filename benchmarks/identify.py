@@ -33,7 +33,7 @@ from rich.console import Console
 
 from hwpower.search import identify
 from hwpower.search.identify import TRUTH_BUDGET, TRUTH_VERIFY, TruthFit, answer_set
-from hwpower.search.run import load_context, read_data
+from hwpower.search.run_context import load_context, read_data
 
 console = Console(stderr=True)
 OUTS = ["P_core", "P_bw"]

@@ -31,7 +31,7 @@ from hwpower.networks.jsonio import read_networks
 from hwpower.search.pareto_design import design_front
 from hwpower.search.gridview import GridView
 from hwpower.search.pareto import exact_front, hypervolume, nondominated, normalize
-from hwpower.search.run import load_context
+from hwpower.search.run_context import load_context
 
 console = Console(stderr=True)
 OBJECTIVES = ["P", "latency_ms", "area_mm2"]

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from hwpower.search import RecoverQuery, design, identify, parse_constraint, recover
 from hwpower.search.blackbox import BASELINES, DesignTask, exhaustive
 from hwpower.search.problem import parse_objective
-from hwpower.search.run import load_context, read_data
+from hwpower.search.run_context import load_context, read_data
 
 console = Console(stderr=True)
 FULL = {"recover": 200, "identify": 100, "design": 20, "fixed": {}}

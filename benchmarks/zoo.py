@@ -146,6 +146,7 @@ def lfo_args(argv: list[str], quick: bool):
     ap.add_argument("--folds", default="all," + ",".join(SPACES), help="all and/or spaces to hold out")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/hwpower_lfo_cache"), help="datasets and zoo (reused)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=None, help="structured model width (default 32 quick, 48 full)")
     return ap.parse_args(argv)
 
 
@@ -171,14 +172,15 @@ def family_nets(all_folder: Path, space: str, k: int) -> dict[str, object]:
     return {f"{space}/{i}": nets[i] for i in sorted(nets)[:k]}
 
 
-def model_params(name: str, quick: bool, threads: int, epochs: int | None) -> dict:
+def model_params(name: str, quick: bool, threads: int, epochs: int | None, hidden: int | None = None) -> dict:
     if name == "gbt":
         return dict(targets=TARGETS, n_jobs=threads, **({"n_estimators": 150} if quick else {}))
     neural = dict(targets=TARGETS, epochs=epochs or (4 if quick else 20), batch_size=256,
                   device="cpu", **({} if quick else {"lr": 2e-3, "patience": 4}))
     # the seed's MLP reads blocks by default; graph networks (three of the four spaces, every zoo model)
     # have operators only, so here it reads the zero-padded operator sequence
-    return {**neural, "hidden": 32 if quick else 48} if name == "structured" else {**neural, "elements": "ops"}
+    width = hidden or (32 if quick else 48)
+    return {**neural, "hidden": width} if name == "structured" else {**neural, "elements": "ops"}
 
 
 def run_fold(a, fold: str, name: str, params: dict, zoo_rows, zoo_nets, fam, fam_rows, families) -> dict:
@@ -246,7 +248,7 @@ def run_lfo(argv: list[str], *, quick: bool, threads: int, epochs: int | None) -
     for fold in a.folds.split(","):
         fam = family_nets(all_folder, fold, a.family_nets) if fold in SPACES else {}
         fam_rows = truth(fam, a.zoo_hw, seed=12345) if fam else None
-        results[fold] = {m: run_fold(a, fold, m, model_params(m, quick, threads, epochs), zoo_rows, zoo_nets, fam,
+        results[fold] = {m: run_fold(a, fold, m, model_params(m, quick, threads, epochs, a.hidden), zoo_rows, zoo_nets, fam,
                                      fam_rows, families) for m in a.models.split(",")}
     out = {"benchmark": "predictor-leave-family-out", "mode": "quick" if quick else "full",
            "networks": a.networks, "train_rows": a.train_rows, "val_rows": a.val_rows, "fold_scale": a.fold_scale,

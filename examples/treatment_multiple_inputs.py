@@ -35,7 +35,7 @@ from hwpower.model.experiments import data_experiment, sizes_experiment
 from hwpower.networks import network_from_dict
 from hwpower.processing import load_processed, process
 from hwpower.search import DescentConfig, RecoverLayer, RecoverQuery, recover
-from hwpower.search.run import load_context
+from hwpower.search.run_context import load_context
 
 RAW = Path(os.environ.get("HWPOWER_EXAMPLES_RAW") or ("data/raw" if Path("data/raw").is_dir() else "examples/data/raw"))
 OUT = Path(os.environ.get("HWPOWER_EXAMPLES_OUT", "examples-output"))

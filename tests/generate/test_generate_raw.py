@@ -149,7 +149,7 @@ class PerNetworkOracle:
 def test_peer_backends_go_through_evaluate_per_network(raw, tmp_path, monkeypatch):
     out, _ = raw
     peer = PerNetworkOracle()
-    monkeypatch.setattr("hwpower.generate.run.make_oracle", lambda backend, settings: peer)
+    monkeypatch.setattr("hwpower.generate.campaign.make_oracle", lambda backend, settings: peer)
     generate(tmp_path / "peer", SMALL)
     assert peer.calls >= 13  # every network, shard by shard
     for name in ("train_0.txt", "val_2.txt"):

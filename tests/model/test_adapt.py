@@ -132,3 +132,12 @@ def test_cli_adapt_refuses_a_folder_that_is_not_its_own(source_run, new_truth, t
         assert res.exit_code == 2, res.output
     assert (other / "notes.txt").read_text() == "keep me"
     assert not (source_run / "adaptation.json").exists()
+
+
+def test_the_correction_is_defined_below_adapt_and_the_predictor():
+    """correction.py holds the correction both use: predictor.py applies it, adapt.py fits it (and
+    imports the predictor), so neither of the two imports the other back."""
+    from hwpower.model import adapt, correction, predictor
+
+    assert adapt.Correction is correction.Correction is predictor.Correction
+    assert adapt.load_correction is correction.load_correction is predictor.load_correction

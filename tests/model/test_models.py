@@ -123,3 +123,23 @@ def test_gbt_and_mlp_outputs(trained, tiny_ds):
     with pytest.raises(InputError, match="not differentiable"):
         trained["gbt"].encode_networks(tiny_ds)
     assert isinstance(pred, pd.DataFrame)
+
+
+def test_gbt_predict_takes_the_neural_keywords_and_refuses_unknown_ones(trained, tiny_ds):
+    """The trees accept (and ignore) ``batch_size`` and ``compile`` like the neural model; any
+    other keyword is a TypeError, as Python raises it, not swallowed."""
+    gbt, tables = trained["gbt"].model, as_tables(tiny_ds)
+    rows = tiny_ds.val.head(7)
+    plain = gbt.predict(rows, tables, out_of_range="ignore", source="val")
+    same = gbt.predict(rows, tables, out_of_range="ignore", source="val", batch_size=2, compile=True)
+    pd.testing.assert_frame_equal(plain, same)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
+        gbt.predict(rows, tables, batchsize=2)
+
+
+def test_fit_returns_the_estimator_itself(tiny_ds):
+    """scikit-learn pattern: ``fit`` trains in place and returns self (the training loop in
+    training.py reads the estimator by duck typing, without importing neural.py)."""
+    model = make_model("mlp", targets=("P_core",), mlp_hidden=(8,), epochs=1, batch_size=256, device="cpu")
+    assert model.fit(tiny_ds) is model
+    assert len(model.history_) == 1

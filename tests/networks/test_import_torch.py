@@ -290,3 +290,15 @@ def test_computed_and_fixed_kernels_count_their_parameters_only():
     std, blur = net.ops
     assert (std.weights, std.attr("params"), blur.weights, blur.attr("shared")) == (6 * 27 + 6, 6, 0, True)
     assert blur.macs == 64 * 6 * 9
+
+
+def test_every_converter_module_registers_in_the_one_registry():
+    """The registry (aten_registry) sits below the converters and the walk; importing the walk's
+    module (torch_graph) registers the converters of all three converter modules."""
+    from hwpower.networks.importers import aten_move, aten_ops, aten_other, torch_graph
+    from hwpower.networks.importers.aten_registry import CONVERTERS, aten
+
+    assert torch_graph.CONVERTERS is CONVERTERS
+    assert CONVERTERS[aten.conv2d.default] is aten_ops._conv_call
+    assert CONVERTERS[aten.relu.default] is aten_other._activation
+    assert CONVERTERS[aten.view.default] is aten_move._view

@@ -39,7 +39,7 @@ def test_search_stays_inside_the_training_data_bounds(space, train_hw, nets):
 def test_prepare_from_generated_and_processed_data(tmp_path):
     from hwpower.generate import GenerateConfig, generate
     from hwpower.processing import process
-    from hwpower.search.run import load_context, read_data
+    from hwpower.search.run_context import load_context, read_data
 
     generate(tmp_path / "raw", GenerateConfig(networks=6, train_rows=400, val_rows=60, seed=1, shards=1))
     process(tmp_path / "raw", tmp_path / "proc", progress=False)
@@ -58,7 +58,7 @@ def test_prepare_from_generated_and_processed_data(tmp_path):
 
 def test_load_context_without_saved_search_data_says_what_to_do(tmp_path):
     from hwpower.errors import InputError
-    from hwpower.search.run import load_context
+    from hwpower.search.run_context import load_context
 
     with pytest.raises(InputError, match="pass --data PROCESSED_DIR once"):
         load_context(tmp_path / "run", predictor=object())

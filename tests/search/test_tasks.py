@@ -115,7 +115,7 @@ def test_iterated_local_search_and_per_combination_polish_only_ever_improve(ctx,
     from dataclasses import replace
 
     from hwpower.search.descent import run
-    from hwpower.search.tasks import _problem
+    from hwpower.search.steps import search_problem
 
     hw = pd.concat([HIDDEN.assign(pe_rows=64, freq_mhz=200)] * len(nets), ignore_index=True)
     log_meas = torch.log(torch.tensor(FakeOracle().evaluate_many(nets, np.arange(len(nets)), hw)[["P_core", "P_bw"]]
@@ -125,7 +125,7 @@ def test_iterated_local_search_and_per_combination_polish_only_ever_improve(ctx,
         return torch.stack([(out[n] - log_meas[:, i]) ** 2 for i, n in enumerate(["P_core", "P_bw"])], -1).mean(dim=(1, 2))
 
     sur = ctx.surrogate(nets)
-    prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], {}, loss, 0)
+    prob = search_problem(ctx, sur, torch.arange(len(nets))[None, :], {}, loss, 0)
     base = replace(ctx.config, screen=64, polish_keep=2, polish_rounds=2)
     plain = run(sur, prob, base)["loss"].min()
     more = run(sur, prob, replace(base, polish_per_combo=True, hops=3, hop_keep=2, hop_tries=3))

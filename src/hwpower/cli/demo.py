@@ -152,7 +152,7 @@ def example_searches(run_dir: Path, data_dir: Path, *, seed: int = 0, n_identify
 
     from ..processing import load_processed
     from ..search import RecoverQuery, design, identify, parse_constraint, recover
-    from ..search.run import load_context, read_data
+    from ..search.run_context import load_context, read_data
 
     ctx = load_context(run_dir, data_dir, seed=seed)
     info = read_data(data_dir)
@@ -173,9 +173,11 @@ def example_searches(run_dir: Path, data_dir: Path, *, seed: int = 0, n_identify
 
 
 def _step_search(ctx: DemoContext) -> None:
+    from .search_tables import search_tables  # numpy and pandas: loaded by the command, not at start-up
+
     results = example_searches(ctx.state["run"], ctx.state["processed"], seed=0)
     for name, result in results.items():
-        for table in result.rich_tables():
+        for table in search_tables(result):
             ctx.console.print(table)
         result.save_json(ctx.state["run"] / "search" / f"{name}.json")
     _pareto_design(ctx)
@@ -185,7 +187,7 @@ def _pareto_design(ctx: DemoContext) -> None:
     """A small verified Pareto design (P, latency, area) of one network, saved for the report."""
     from ..report.pareto import knee_summary
     from ..search.pareto_design import design_front
-    from ..search.run import load_context, read_data
+    from ..search.run_context import load_context, read_data
 
     info = read_data(ctx.state["processed"], ctx.state["dataset"])
     key = sorted(info.networks)[0]

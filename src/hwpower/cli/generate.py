@@ -43,7 +43,7 @@ def generate_cmd(
     from ..generate import GenerateConfig, generate  # heavy (oracle, pandas, ray): only when run
     from ..io import check_output_dir
     from ..oracle import HardwareSpace
-    from ..oracle.calibration.factors import tech_settings
+    from ..oracle.settings import tech_settings
 
     with user_errors():
         check_output_dir(out, command="generate", force=force, inputs=[space])

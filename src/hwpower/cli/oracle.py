@@ -73,7 +73,7 @@ def oracle_cmd(
 
     from ..networks import read_networks
     from ..oracle import Oracle
-    from ..oracle.calibration.factors import tech_settings
+    from ..oracle.settings import tech_settings
     from ..plausibility import warn_inputs
 
     with user_errors():
@@ -147,7 +147,7 @@ def calibrate_cmd(
     """The oracle against published chips (power, throughput and energy per inference within +-25 %?),
     or a fit of the per-node technology constants to your own measurements (--fit)."""
     from ..io import check_output_file, write_text_atomic
-    from ..oracle.calibration.factors import FittedTech, load_tech
+    from ..oracle.settings import FittedTech, load_tech
     from ..oracle.calibration.fit import PRIOR_WEIGHT, build_models, comparison_frame, fit_points
     from ..oracle.calibration.table import builtin_table, read_points
 

@@ -60,7 +60,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def predict_batch(predictor: Predictor, input: Path, out: Path, *, nets: list[Path], processed: Path | None,
-                  out_of_range: str = "warn", interval: float | None = None) -> int:
+                  out_of_range: str = "warn", interval: float | None = None, compile: bool = False) -> int:
     """Predict every row of ``input`` (hardware columns + ``network`` key) into ``out``."""
     frame = read_table(Path(input))
     if nets:
@@ -83,7 +83,7 @@ def predict_batch(predictor: Predictor, input: Path, out: Path, *, nets: list[Pa
         tables = {k: v for k, v in tables.items() if k in set(frame["network"])}
     truth = [c for c in predictor.targets if c in frame.columns]
     pred = predictor.predict(frame.drop(columns=truth), tables, out_of_range=out_of_range, source=str(input),
-                             interval=interval)
+                             interval=interval, compile=compile)
     result = pd.concat([frame, pred.add_suffix("_pred")], axis=1)
     with atomic_path(out) as tmp:
         if Path(out).suffix.lower() == ".csv":

@@ -23,7 +23,7 @@ RAY = typer.Option(None, "--ray", help="Run the oracle's sweeps on Ray: local, a
 def _context(run_dir: Path, data: Path | None, seed: int, steps: int, ray: str | None = None):
     from ..search import DescentConfig
     from ..runstate import warn_if_incomplete
-    from ..search.run import load_context
+    from ..search.run_context import load_context
 
     warn_if_incomplete(run_dir)
     return load_context(run_dir, data, seed=seed, config=DescentConfig(steps=steps, seed=seed), ray=ray)
@@ -32,14 +32,16 @@ def _context(run_dir: Path, data: Path | None, seed: int, steps: int, ray: str |
 def _check_out(out: Path | None, force: bool, run_dir: Path, *inputs: Path | None) -> None:
     """Before the search: --out must be writable and replace nothing but an earlier result (--force)."""
     from ..io import check_output_file
-    from ..search.run import context_files
+    from ..search.run_context import context_files
 
     if out is not None:
         check_output_file(out, force=force, inputs=[*inputs, *context_files(run_dir)])
 
 
 def _show(result, out: Path | None) -> None:
-    for table in result.rich_tables():
+    from .search_tables import search_tables
+
+    for table in search_tables(result):
         console.print(table)
     meta = result.meta
     console.print(f"{meta['n_starts']} starts (k-means k={meta['k_means_k']} + {meta['n_random_starts']} random, "
@@ -157,12 +159,12 @@ def _show_front(result, out: Path | None) -> None:
     from ..io import atomic_path, write_bytes_atomic
     from ..report.figures import png_bytes
     from ..report.pareto import front_figure, knee_summary
-    from ..search.results import compact_hardware, frame_table
+    from .search_tables import compact_hardware, result_table
 
     meta, front = result.meta, result.front
     prefix = "oracle_" if result.verified else "pred_"
     shown = front[[*result.hw_columns, *(prefix + o for o in meta["objectives"]), "knee"]]
-    console.print(frame_table(compact_hardware(shown, result.hw_columns),
+    console.print(result_table(compact_hardware(shown, result.hw_columns),
                               f"design: Pareto front of {', '.join(meta['objectives'])} "
                               + ("(oracle-verified)" if result.verified else "(predicted, not verified)")))
     console.print(f"{meta['n_candidates']} candidates from {meta['n_scored']} scored configurations, "

@@ -1,7 +1,7 @@
 """``hwpower generate``: the seed's raw data (nets files, train/val tables) from the oracle."""
 
 from .plan import BACKENDS, GenerateConfig, Plan, example_config, make_plan
-from .run import generate
+from .campaign import generate
 from .shards import COLUMNS, round_significant
 
 __all__ = ["BACKENDS", "COLUMNS", "GenerateConfig", "Plan", "example_config", "generate", "make_plan",

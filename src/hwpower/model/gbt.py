@@ -97,7 +97,11 @@ class GBTPowerModel:
         return self
 
     def predict(self, samples: pd.DataFrame, nets: NetworkTables, *, out_of_range: str = "warn",
-                source: str = "samples", **_: Any) -> pd.DataFrame:
+                source: str = "samples", batch_size: int | None = None, compile: bool = False) -> pd.DataFrame:
+        """Predictions in physical units (W, ms, mJ), one column per reported target.
+
+        Same keywords as :meth:`.neural.NeuralPowerModel.predict`; ``batch_size`` and ``compile``
+        are accepted and ignored (LightGBM predicts all rows at once, with nothing to compile)."""
         x = self.features(samples, nets, source=source, out_of_range=out_of_range)
         cols = {t: np.exp(b.predict(x, num_threads=self.n_jobs)) for t, b in self.boosters_.items()}
         if "P" in self.reported_ and "P" not in cols:

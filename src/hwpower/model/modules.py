@@ -126,7 +126,7 @@ class StructuredNet(nn.Module):
             h = torch.baddbmm(h, roof.transpose(1, 2), w.t().expand(roof.shape[0], -1, -1))  # (B, L, D)
             beta = beta + bias * scale
         h = torch.addcmul(beta[:, None, :], h, scale[:, None, :])  # FiLM in one pass: (B, L, D)
-        s = self.out(self.body(h))  # (B, L, 3)
+        s = self._head(self.body(h))  # (B, L, 3)
         if phys is not None:  # the physics' sums per element, corrected by the head
             s = s + phys
         if lw is not None:  # log multiplicities, -inf at padding: the mask is in them
@@ -136,6 +136,14 @@ class StructuredNet(nn.Module):
         log_e_core, log_e_bw, log_t = torch.logsumexp(s, dim=1).unbind(-1)  # (B,) each
         st_core, st_bw = self.static(u).unbind(-1)
         return {"E_core": log_e_core, "E_bw": log_e_bw, "T": log_t, "static_core": st_core, "static_bw": st_bw}
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, 3). Compiled, the last layer is written as a product and a sum over D, which
+        inductor fuses with the FiLM and the activation into one loop: (B, L, D) is never stored."""
+        if not torch.compiler.is_compiling():
+            return self.out(h)
+        act, last = self.out
+        return (act(h)[..., None, :] * last.weight).sum(-1) + last.bias  # (B, L, 3, D) -> (B, L, 3)
 
     def forward(self, hw: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, lay=None, lmask=None, lw=None,
                 embedded: bool = False) -> torch.Tensor:

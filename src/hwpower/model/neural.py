@@ -25,6 +25,7 @@ from .modules import OUTPUT_COLUMNS, FlatMLP, StructuredNet, reported_targets
 from .roofline import NEEDED2, Roofline, block_layer_array, op_layer_array, op_layer_array2
 from .support import NetworkSupport
 from .tables import NetworkTables
+from .training import train
 
 log = logging.getLogger(__name__)
 ARCHS = ("structured", "mlp")
@@ -289,8 +290,11 @@ class NeuralPowerModel:
             batches.append(order[i:i + step])
             i += step
         with torch.inference_mode():
-            if structured:  # the element embedding depends on the network only: once per network, not per row
-                nets = nets.replace_x(self.module_.el_in(nets.x))
+            if structured:  # the element embedding depends on the network only: once per network, not per row,
+                # and only for real elements (networks are padded to the longest: often 2-3x the mean length)
+                x = nets.x.new_zeros(*nets.x.shape[:2], self.module_.film.out_features // 2)  # (N, L, D)
+                x[nets.mask] = self.module_.el_in(nets.x[nets.mask])
+                nets = nets.replace_x(x)
 
         def run(idx: torch.Tensor) -> None:
             with torch.inference_mode():
@@ -328,8 +332,6 @@ class NeuralPowerModel:
     def fit(self, ds) -> NeuralPowerModel:
         """Train in memory (no checkpoints, no progress bar) and return self. Run folders, resuming and
         progress belong to the training runner: :func:`.training.train`, :func:`.runner.train_model`."""
-        from .training import train
-
         return train(self, ds, progress=False)
 
     def config(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import constants as K
+from .constants import TechConstants, tech_constants
 from .memory import sram_macro_mm2
 
 MULT8_UM2, MULT32_UM2 = 282.0, 3495.0  # Horowitz 2014, 45 nm
@@ -48,7 +48,7 @@ def _pe_bare_um2(bits, rf_bytes):
 
 def _fit_pe_overhead() -> float:
     """PE_OVERHEAD from Eyeriss's core area (65 nm: scales from constants.tech_constants(65))."""
-    t = K.tech_constants(65)
+    t = tech_constants(65)
     pes = 168 * float(_pe_bare_um2(16, 512)) * 1e-6 * t.logic_area
     glb = float(sram_macro_mm2(108_000)) * t.sram_area
     return (EYERISS_CORE_MM2 - glb) / pes - 1.0
@@ -57,19 +57,19 @@ def _fit_pe_overhead() -> float:
 PE_OVERHEAD = _fit_pe_overhead()  # ~0.68: network, control and clock as a share of MAC + RF area
 
 
-def core_mm2(pe_rows, pe_cols, rf_bytes, glb_kib, bits, tech: K.TechConstants):
+def core_mm2(pe_rows, pe_cols, rf_bytes, glb_kib, bits, tech: TechConstants):
     """PE array (with its network and control) plus global buffer, mm^2."""
     pe = _pe_bare_um2(bits, rf_bytes) * (1.0 + PE_OVERHEAD) * 1e-6 * tech.logic_area
     return pe_rows * pe_cols * pe + sram_macro_mm2(np.asarray(glb_kib, dtype=float) * 1024) * tech.sram_area
 
 
-def area_mm2(pe_rows, pe_cols, rf_bytes, glb_kib, bits, dram_gbps, tech: K.TechConstants):
+def area_mm2(pe_rows, pe_cols, rf_bytes, glb_kib, bits, dram_gbps, tech: TechConstants):
     """Chip area, mm^2: core (:func:`core_mm2`) plus the DRAM PHY."""
     phy = PHY_MM2_PER_GBPS * np.asarray(dram_gbps, dtype=float)
     return core_mm2(pe_rows, pe_cols, rf_bytes, glb_kib, bits, tech) + phy
 
 
-def hardware_area_mm2(hw, tech: K.TechConstants) -> np.ndarray:
+def hardware_area_mm2(hw, tech: TechConstants) -> np.ndarray:
     """Area (mm^2) of every configuration of a mapping/DataFrame of hardware columns, shape (N,)."""
     from .cost import hw_arrays  # cost.py does not import this module: no cycle, kept local anyway
 

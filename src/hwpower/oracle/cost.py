@@ -61,9 +61,11 @@ from typing import Any
 import numpy as np
 
 from ..networks.layers import LayerOp, LayerTable
-from . import array as A
-from . import constants as K
-from . import memory as M
+from .array import mac_cycles as count_mac_cycles
+from .array import overlapped_latency, utilisation
+from .constants import (TechConstants, add_energy_pj, clock_energy_pj, dram_energy_pj_per_bit, mac_energy_pj,
+                        noc_energy_pj, pe_leakage_w, tech_constants)
+from .memory import dram_background_pj, dram_power_w, sram_access_pj, sram_leakage_w
 
 RF_PIPELINE_WORDS = 2  # register-file words kept for the two streaming operands
 RF_ACCESSES_PER_MAC = 3
@@ -177,22 +179,22 @@ class Energies:
 
 
 def energies(hw: HwArrays, v: np.ndarray, tech_nm: float, dram: str,
-             tech: K.TechConstants | None = None) -> Energies:
+             tech: TechConstants | None = None) -> Energies:
     """Energy constants of every configuration at its DVFS voltage ``v`` on node ``tech_nm``;
     ``tech`` overrides the node's default multipliers (:func:`constants.tech_constants`)."""
-    t = K.tech_constants(tech_nm) if tech is None else tech
+    t = tech_constants(tech_nm) if tech is None else tech
     n_pes = hw.pe_rows * hw.pe_cols
     sram_bits = hw.glb_kib * 8192 + n_pes * hw.rf_bytes * 8
-    active, down = M.dram_power_w(dram, hw.dram_gbps, t)
-    pj_bit = K.dram_energy_pj_per_bit(dram) if t.dram_pj_per_bit is None else t.dram_pj_per_bit
+    active, down = dram_power_w(dram, hw.dram_gbps, t)
+    pj_bit = dram_energy_pj_per_bit(dram) if t.dram_pj_per_bit is None else t.dram_pj_per_bit
     return Energies(
-        mac=K.mac_energy_pj(hw.bits, v) * t.logic, add=K.add_energy_pj(hw.bits, v) * t.logic,
-        rf=M.sram_access_pj(hw.rf_bytes, hw.bits, v, t),
-        noc=K.noc_energy_pj(hw.bits, n_pes, v) * t.wire,
-        clk=K.clock_energy_pj(n_pes, hw.bits, hw.rf_bytes, v) * t.logic,
-        glb=M.sram_access_pj(hw.glb_kib * 1024, hw.bits, v, t),
+        mac=mac_energy_pj(hw.bits, v) * t.logic, add=add_energy_pj(hw.bits, v) * t.logic,
+        rf=sram_access_pj(hw.rf_bytes, hw.bits, v, t),
+        noc=noc_energy_pj(hw.bits, n_pes, v) * t.wire,
+        clk=clock_energy_pj(n_pes, hw.bits, hw.rf_bytes, v) * t.logic,
+        glb=sram_access_pj(hw.glb_kib * 1024, hw.bits, v, t),
         dram_word=pj_bit * hw.bits,
-        p_leak_w=K.pe_leakage_w(n_pes, hw.bits, v) * t.leakage + M.sram_leakage_w(sram_bits, v, t),
+        p_leak_w=pe_leakage_w(n_pes, hw.bits, v) * t.leakage + sram_leakage_w(sram_bits, v, t),
         p_dram_active_w=active, p_dram_down_w=down, v=v,
     )
 
@@ -236,7 +238,7 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
     d1, d2, t, tiles = g.ws if ws else g.os
     fold1 = np.ceil(d1 / R)
     rf_words = hw.rf_bytes * 8 / hw.bits
-    mac_cycles = A.mac_cycles(d1, d2, t, tiles, R, C, rf_words)
+    mac_cycles = count_mac_cycles(d1, d2, t, tiles, R, C, rf_words)
     # Array operators use all R*C PE adders; the vector unit has one lane per array column.
     cycles = mac_cycles + np.ceil(g.other * g.array / (R * C)) + np.ceil(g.other * g.vector / C)
 
@@ -255,7 +257,7 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
     if perfect_overlap:
         latency_s = np.maximum(np.maximum(compute_s, glb_s), dram_s)
     else:
-        latency_s = A.overlapped_latency(np.maximum(compute_s, glb_s), dram_s, n_tiles)
+        latency_s = overlapped_latency(np.maximum(compute_s, glb_s), dram_s, n_tiles)
 
     e_mac = g.macs * e.mac + g.other * e.add
     e_rf = (RF_ACCESSES_PER_MAC * g.macs + array_words) * e.rf
@@ -266,10 +268,10 @@ def layer_costs(g: Geometry, hw: HwArrays, e: Energies, ws: bool, detail: bool,
     # operators that do not use the array (vector unit, memory only).
     e_clk = e.clk * latency_s * f_hz * g.array
     e_dram = dram_words * e.dram_word
-    e_bg = M.dram_background_pj(e.p_dram_active_w, e.p_dram_down_w, dram_s, latency_s)
+    e_bg = dram_background_pj(e.p_dram_active_w, e.p_dram_down_w, dram_s, latency_s)
     out = {"latency_s": latency_s, "e_core_pj": e_mac + e_rf + e_noc + e_clk + e_glb + e_leak, "e_bw_pj": e_dram + e_bg}
     if detail:
-        out.update(cycles=cycles, utilisation=A.utilisation(g.macs, mac_cycles, R, C),
+        out.update(cycles=cycles, utilisation=utilisation(g.macs, mac_cycles, R, C),
                    e_mac_pj=e_mac, e_rf_pj=e_rf, e_noc_pj=e_noc, e_clk_pj=e_clk, e_glb_pj=e_glb, e_leak_pj=e_leak,
                    e_dram_pj=e_dram, e_dram_bg_pj=e_bg, dram_words=dram_words, glb_words=glb_words,
                    array_words=array_words, compute_s=compute_s, glb_s=glb_s, dram_s=dram_s)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import constants as K
+from .constants import SRAM_CELL_UM2, TechConstants, dram_background_w, sram_read_energy_pj
+from .constants import sram_leakage_w as sram_cell_leakage_w
 
 # Bank size: 32 KiB, an assumption inside the 16-64 KiB range of accelerator scratchpad banks
 # (buffers of every size in the space are built of such banks; smaller buffers are one bank).
@@ -39,7 +40,7 @@ SRAM_ARRAY_EFFICIENCY = 0.6
 DRAM_POWERDOWN_FRACTION = 0.1
 
 
-def sram_macro_mm2(capacity_bytes, cell_um2: float = K.SRAM_CELL_UM2[45]):
+def sram_macro_mm2(capacity_bytes, cell_um2: float = SRAM_CELL_UM2[45]):
     """Area of an SRAM of ``capacity_bytes`` (mm^2): bit cells over the array efficiency."""
     return np.asarray(capacity_bytes, dtype=float) * 8 * cell_um2 / SRAM_ARRAY_EFFICIENCY * 1e-6
 
@@ -58,21 +59,21 @@ def wire_energy_pj(width_bits, length_mm, v):
     return per_bit_mm * np.asarray(width_bits, dtype=float) * length_mm
 
 
-def sram_access_pj(capacity_bytes, width_bits, v, tech: K.TechConstants):
+def sram_access_pj(capacity_bytes, width_bits, v, tech: TechConstants):
     """One ``width_bits`` access to a banked SRAM of ``capacity_bytes``: bank + H-tree (above)."""
-    bank = K.sram_read_energy_pj(np.minimum(capacity_bytes, BANK_BYTES), width_bits, v) * tech.sram
+    bank = sram_read_energy_pj(np.minimum(capacity_bytes, BANK_BYTES), width_bits, v) * tech.sram
     return bank + wire_energy_pj(width_bits, htree_mm(capacity_bytes), v) * tech.wire
 
 
-def sram_leakage_w(bits_total, v, tech: K.TechConstants):
+def sram_leakage_w(bits_total, v, tech: TechConstants):
     """SRAM leakage (W): 20 pW per bit at 0.9 V (= 164 nW per KiB; low-standby-power cells,
     constants.SRAM_LEAK_PW_PER_BIT, an assumption), times the node's leakage multiplier."""
-    return K.sram_leakage_w(bits_total, v) * tech.leakage
+    return sram_cell_leakage_w(bits_total, v) * tech.leakage
 
 
-def dram_power_w(dram: str, dram_gbps, tech: K.TechConstants) -> tuple[np.ndarray, np.ndarray]:
+def dram_power_w(dram: str, dram_gbps, tech: TechConstants) -> tuple[np.ndarray, np.ndarray]:
     """(active-standby W, power-down W) of a DRAM interface provisioned for ``dram_gbps``."""
-    active = K.dram_background_w(dram, dram_gbps) * tech.dram_background
+    active = dram_background_w(dram, dram_gbps) * tech.dram_background
     return active, active * DRAM_POWERDOWN_FRACTION
 
 

@@ -9,7 +9,7 @@ over layers. Outputs (batch 1): ``P_core``, ``P_bw``, ``P`` in W, ``latency_ms``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,102 +18,15 @@ import pandas as pd
 from ..errors import InputError
 from ..networks import AnyNetwork, GraphNetwork, expand_network
 from ..networks.layers import LayerTable
-from . import constants as K
 from .area import area_mm2
 from .cost import Energies, Geometry, HwArrays, Residency, energies, hw_arrays, layer_costs
-from .schedule import SchedulePlan, check_schedule, plan
+from .schedule import SchedulePlan, plan
+from .settings import ORACLE_VERSION, OracleSettings  # noqa: F401 (ORACLE_VERSION re-exported)
 from .space import HW_PARAMS, SUPPORTED
 
-ORACLE_VERSION = "2.0"  # bump when the cost model changes: generated data depends on it
 OUTPUTS = ("P_core", "P_bw", "P", "latency_ms", "energy_mj", "area_mm2")
 CHUNK_ELEMENTS = 1 << 18  # (configurations x layers) per chunk: keeps temporaries in cache
 GEOMETRY_CACHE = 4096  # networks whose loop bounds an Oracle keeps
-OVERLAPS = ("tiled", "perfect")
-MAPPING_DEFAULTS = {"overlap": "tiled", "weights_resident": False}
-
-
-@dataclass(frozen=True)
-class OracleSettings:
-    """Generator settings (not hardware parameters): technology node, DRAM type, DVFS curve.
-
-    ``v_nom``/``f_nom_mhz`` default to the node's entry in :data:`constants.NODES`. ``schedule``:
-    ``fused`` keeps activations that fit on chip (whole or as depth-first tiles), ``layer`` sends
-    every activation through DRAM (oracle/schedule.py, docs/oracle.md "Schedule"). ``tech``
-    overrides the node's technology multipliers (:class:`constants.TechConstants`; None: the
-    physics defaults of :func:`constants.tech_constants`), e.g. with a calibration fit's values.
-    """
-
-    tech_nm: int = 45
-    dram: str = "lpddr4"
-    v_nom: float | None = None
-    f_nom_mhz: float | None = None
-    v_th: float = K.V_TH
-    alpha: float = K.ALPHA
-    v_min: float = K.V_MIN
-    v_max: float = K.V_MAX
-    schedule: str = "fused"
-    tech: K.TechConstants | None = None
-    # Calibration's throughput derating (oracle/calibration/factors.py): compute and buffer cycles
-    # run at freq_mhz / cycle_overhead (control, reconfiguration and pipeline bubbles a real chip
-    # loses), at the voltage of freq_mhz. 1.0 = the ideal mapping.
-    cycle_overhead: float = 1.0
-    # Calibration's chip mappings (oracle/calibration, docs/oracle.md "Calibration"); the defaults
-    # are the oracle's own model. ``overlap``: "tiled" (double-buffered tiles, oracle/array.py) or
-    # "perfect" (max(compute, DRAM) per operator, as NVDLA's performance estimator assumes).
-    # ``weights_resident``: the convolution and linear weights stay in the buffer across inferences
-    # when they all fit it (the Edge TPU's parameter caching): no weight DRAM traffic then.
-    overlap: str = "tiled"
-    weights_resident: bool = False
-
-    def __post_init__(self) -> None:
-        check_schedule(self.schedule)
-        if self.overlap not in OVERLAPS:
-            raise InputError(f"overlap must be one of {list(OVERLAPS)}, got {self.overlap!r}", where="settings")
-        if isinstance(self.tech, Mapping):  # as to_dict() / a manifest writes it
-            object.__setattr__(self, "tech", K.TechConstants(**self.tech))
-        if self.tech is not None and not isinstance(self.tech, K.TechConstants):
-            raise InputError(f"tech must be a TechConstants, got {type(self.tech).__name__}", where="settings")
-        if not (np.isfinite(self.cycle_overhead) and self.cycle_overhead > 0):
-            raise InputError(f"cycle_overhead must be positive, got {self.cycle_overhead}", where="settings")
-        if self.dram not in K.DRAM_PJ_PER_BIT:
-            raise InputError(f"unknown DRAM type {self.dram!r} (known: {sorted(K.DRAM_PJ_PER_BIT)})", where="settings")
-        if self.tech_nm not in K.NODES and (self.v_nom is None or self.f_nom_mhz is None):
-            raise InputError(f"no built-in DVFS point for {self.tech_nm} nm (known: {sorted(K.NODES)}); "
-                             "give v_nom and f_nom_mhz", where="settings")
-        if not 0 < self.v_th < self.v_min <= self.v_max:
-            raise InputError("need 0 < v_th < v_min <= v_max", where="settings")
-
-    @classmethod
-    def fitted(cls, tech: str = "builtin", tech_nm: int = 45, **kwargs: Any) -> OracleSettings:
-        """Settings with fitted technology constants: a `hwpower calibrate --fit ... --out FILE` file, or
-        "builtin" (the fit of the published chips, oracle/calibration/data/fitted.json)."""
-        from .calibration.factors import load_tech  # the calibration package imports this module
-
-        return load_tech(tech).settings(tech_nm, **kwargs)
-
-    @property
-    def tech_constants(self) -> K.TechConstants:
-        return K.tech_constants(self.tech_nm) if self.tech is None else self.tech
-
-    @property
-    def node(self) -> K.Node:
-        base = K.NODES.get(self.tech_nm)
-        v = self.v_nom if self.v_nom is not None else base.v_nom
-        f = self.f_nom_mhz if self.f_nom_mhz is not None else base.f_nom_mhz
-        return K.Node(float(self.tech_nm), v, f)
-
-    def voltage(self, freq_mhz: Any) -> np.ndarray:
-        """Supply voltage on this node's DVFS curve for each frequency (alpha-power law)."""
-        return K.voltage_for_frequency(freq_mhz, self.node, v_th=self.v_th, alpha=self.alpha,
-                                       v_min=self.v_min, v_max=self.v_max)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.update(v_nom=self.node.v_nom, f_nom_mhz=self.node.f_nom_mhz)
-        for k in MAPPING_DEFAULTS:  # calibration-only fields at their defaults: manifests as before
-            if d[k] == MAPPING_DEFAULTS[k]:
-                del d[k]
-        return d
 
 
 def check_hardware(hw: Any, *, file: str | None = None) -> None:

@@ -20,8 +20,9 @@ import pandas as pd
 from rich.progress import Progress
 
 from ..networks import Layer, LayerOp, LayerTable, Op, sample_networks
-from .model import Oracle, OracleSettings
+from .model import Oracle
 from .peers import rank_agreement
+from .settings import OracleSettings
 from .space import HardwareSpace
 from .zigzag_oracle import MAC_OPS, ZigZagOracle
 from .zigzag_translate import loop_nest

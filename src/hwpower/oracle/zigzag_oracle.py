@@ -23,7 +23,8 @@ from ..networks.ops import Op
 from .area import hardware_area_mm2
 from .cost import energies, hw_arrays
 from .memory import DRAM_POWERDOWN_FRACTION, dram_background_pj
-from .model import Oracle, OracleSettings, check_hardware
+from .model import Oracle, check_hardware
+from .settings import OracleSettings
 from .space import HW_PARAMS
 from .zigzag_run import DEFAULT_LPF_LIMIT, ZigZagLayerResult, run_layer
 from .zigzag_translate import MAC_KINDS, ZigZagHardware, loop_nest

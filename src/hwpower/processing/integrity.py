@@ -4,7 +4,8 @@
 - shards hwpower would not read (``train_0.txt.gz``) are refused by name, never skipped;
 - validation rows exist;
 - a last line without its newline (a file cut short, perhaps inside its last number);
-- duplicate rows, and validation rows repeated in training;
+- duplicate rows, and validation rows repeated in training (by row hashes spilled to disk, bucket by
+  bucket: :mod:`.hashspill`);
 - hardware values and networks outside the plausible bounds of :mod:`hwpower.plausibility`.
 
 Errors raise :class:`InputError` naming the file and line. Findings that may be deliberate are
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..plausibility import HARDWARE_BOUNDS, hardware_value_warning, network_warnings, warn
+from .hashspill import HashSpill
 from .shardstats import ShardStats
 
 COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz", ".zip", ".7z", ".lz4")
@@ -143,16 +145,8 @@ def check_val_rows(shards: list[ShardInfo], raw_dir: Path) -> None:
                          file=str(val[0].path))
 
 
-def _sorted_hashes(shards: list[ShardInfo]) -> np.ndarray:
-    """The 64-bit hash of every row of the shards (:func:`.shardstats.hash_columns`), sorted: one copy,
-    sorted in place (8 bytes a row)."""
-    out = np.concatenate([s.stats.hashes for s in shards]) if shards else np.empty(0, dtype=np.uint64)
-    out.sort()
-    return out
-
-
 class _Locator:
-    """Row number over the concatenated shards of a role -> "file line N"."""
+    """Row number over the concatenated shards of a role -> (shard, its line)."""
 
     def __init__(self, shards: list[ShardInfo]):
         self.shards = shards
@@ -162,68 +156,32 @@ class _Locator:
         k = int(np.searchsorted(self.starts, i, side="right") - 1)
         return self.shards[k], self.shards[k].stats.line(i - int(self.starts[k]))
 
-    def first_repeat(self, repeated: np.ndarray) -> tuple[int, int]:
-        """(the first row whose hash an earlier row has, that earlier row), given the sorted hashes that
-        occur more than once; shard by shard, stopping at the first shard that holds a repeat."""
-        seen_h, seen_row = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)  # sorted by hash
-        for s, start in zip(self.shards, self.starts):
-            rows = np.flatnonzero(_member(s.stats.hashes, repeated))
-            h = s.stats.hashes[rows]
-            rows = rows + int(start)
-            values, first = np.unique(h, return_index=True)
-            before = _member(h, seen_h)
-            again = before.copy()
-            again[np.setdiff1d(np.arange(len(h)), first)] = True  # a later row of a hash repeated in the shard
-            if again.any():
-                i = int(np.argmax(again))
-                if before[i]:
-                    return int(rows[i]), int(seen_row[np.searchsorted(seen_h, h[i])])
-                return int(rows[i]), int(rows[first[np.searchsorted(values, h[i])]])
-            order = np.argsort(np.concatenate([seen_h, values]), kind="stable")
-            seen_h = np.concatenate([seen_h, values])[order]
-            seen_row = np.concatenate([seen_row, rows[first]])[order]
-        raise AssertionError("a repeated hash was not found")  # the caller counted a repeat
 
-
-def _member(h: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
-    """Which of ``h`` are in ``sorted_values`` (a binary search each: no sort of both, as np.isin does)."""
-    if not len(sorted_values):
-        return np.zeros(len(h), dtype=bool)
-    return sorted_values[np.minimum(np.searchsorted(sorted_values, h), len(sorted_values) - 1)] == h
-
-
-def _first_repeat(ordered: np.ndarray, where: _Locator) -> tuple[int, int, int]:
-    """(repeated rows, the first row that repeats an earlier one, that earlier row); (0, -1, -1) if none.
-    ``ordered``: the rows' hashes sorted. Only the rows of repeated hashes are located."""
-    same = ordered[1:] == ordered[:-1]
-    count = int(same.sum())
-    if not count:
-        return 0, -1, -1
-    return (count, *where.first_repeat(np.unique(ordered[1:][same])))
-
-
-def check_repeats(shards: list[ShardInfo]) -> list[Finding]:
+def check_repeats(shards: list[ShardInfo], spill: HashSpill | None = None) -> list[Finding]:
     """Identical rows (every column the schema reads) within a split, and validation rows that
-    repeat a training row; found by a 64-bit hash of each row."""
+    repeat a training row; found by a 64-bit hash of each row, bucket by bucket on disk
+    (:class:`.hashspill.HashSpill`). ``spill``: every shard's hashes, added in the order of ``shards``;
+    None: the hashes are in the shards' stats (spilled here)."""
+    if spill is None:
+        with HashSpill() as own:
+            for s in shards:
+                own.add(s.role, s.stats.hashes)
+            return check_repeats(shards, own)
     by_role = {r: [s for s in shards if s.role == r] for r in ("train", "val")}
+    for role, listed in by_role.items():
+        assert spill.shard_rows(role) == [s.stats.rows for s in listed], "the spill holds other shards"
     where = {r: _Locator(by_role[r]) for r in by_role}
-    train = _sorted_hashes(by_role["train"])
+    found = spill.repeats()
     findings = []
     for role in by_role:
-        count, i, j = _first_repeat(train if role == "train" else _sorted_hashes(by_role[role]), where[role])
-        if count:
-            (a, la), (b, lb) = where[role](i), where[role](j)
-            findings.append(Finding(f"{count} duplicate {role} rows; the first repeats {b.path.name} line {lb}",
-                                    file=str(a.path), where=f"line {la}"))
-    val = np.concatenate([s.stats.hashes for s in by_role["val"]]) if by_role["val"] else np.empty(0, np.uint64)
-    pos = np.minimum(np.searchsorted(train, val), max(len(train) - 1, 0))
-    in_train = train[pos] == val if len(train) else np.zeros(len(val), dtype=bool)
-    if in_train.any():
-        i = int(np.argmax(in_train))
-        j = next(int(start) + int(np.argmax(t.stats.hashes == val[i])) for t, start in
-                 zip(where["train"].shards, where["train"].starts) if (t.stats.hashes == val[i]).any())
-        (a, la), (b, lb) = where["val"](i), where["train"](j)
-        findings.append(Finding(f"{int(in_train.sum())} validation rows repeat training rows (validation would not "
+        if found[role].count:
+            (a, la), (b, lb) = where[role](found[role].first), where[role](found[role].earlier)
+            findings.append(Finding(f"{found[role].count} duplicate {role} rows; the first repeats {b.path.name} "
+                                    f"line {lb}", file=str(a.path), where=f"line {la}"))
+    overlap = found["val_in_train"]
+    if overlap.count:
+        (a, la), (b, lb) = where["val"](overlap.first), where["train"](overlap.earlier)
+        findings.append(Finding(f"{overlap.count} validation rows repeat training rows (validation would not "
                                 f"measure unseen data); the first repeats {b.path.name} line {lb}",
                                 file=str(a.path), where=f"line {la}"))
     return findings

@@ -26,6 +26,7 @@ from .dataset import FORMAT_VERSION, MANIFEST, TABLES, ProcessedDataset
 from .targets import encode_tables, encode_targets, stored_target_choice_text
 from .features import expand, feature_definitions, network_parts, parts_from_tables
 from .netread import NetworkSet
+from .hashspill import HashSpill
 from .integrity import read_raw_manifest
 from .integrity import ShardInfo
 from .reading import ShardQueue, check_all
@@ -37,6 +38,7 @@ from .storage import SplitWriter, frame_columns, read_samples, samples_table, wr
 log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["file", "line", "reason", "text"]
+SPILL_FOLDER = ".row-hashes"  # in the temporary output folder while the shards are checked (hashspill.py)
 
 
 def _natural(path: Path) -> list:
@@ -101,6 +103,9 @@ def _process(raw_dir: Path, out_dir: Path | None, *, keep: bool, schema: Dataset
     with _gc_paused(), _progress(progress) as bar, contextlib.ExitStack() as stack:
         tmp = stack.enter_context(atomic_dir(out_dir, command="process")) if out_dir is not None else None
         pools = [stack.enter_context(ThreadPoolExecutor(max_workers=1)) for _ in range(5)]
+        # the rows' hashes on disk for the duplicate checks (inside the temporary output: gone before the
+        # rename, and with it if the run is killed); left first, the threads never touch it
+        spill = stack.enter_context(HashSpill(tmp / SPILL_FOLDER if tmp is not None else None))
         loader, checker, writer_pools = pools[0], pools[1], dict(zip(("train", "val", "other"), pools[2:]))
         task = bar.add_task("processing", total=len(files["nets"]) + len(sample_files) + 1)
         # Shards are read, parsed, checked and encoded in the background while the networks are read
@@ -117,7 +122,9 @@ def _process(raw_dir: Path, out_dir: Path | None, *, keep: bool, schema: Dataset
             samples = check_all(prepared, nets.resolve, skip_bad_rows,
                                 lambda name: (bar.update(task, description=f"checked {name}"), bar.advance(task)),
                                 on_checked=early.add if tmp is not None else None, strict=strict,
-                                require_val=require_val, nets=nets, keep=keep)  # folder checks: processing/integrity.py
+                                require_val=require_val, nets=nets, keep=keep,
+                                spill=spill)  # folder checks: processing/integrity.py
+            spill.close()  # checked: its files go now, never into the output
             bar.update(task, description="network features")
             parts = parts_done.result()
             bar.advance(task)

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import integrity
+from .integrity import (RAW_MANIFEST, Finding, ShardInfo, check_folder, check_hardware, check_networks, check_repeats,
+                        check_shards, check_val_rows, listed_files, read_raw_manifest, report)
 from .targets import encode_tables, encode_targets
 from .checks import CheckedFile, SampleChecks, check_samples
+from .hashspill import HashSpill
 from .shardstats import shard_stats
 from .samples import Parsed, RawFile, Reject, Resolver, load_raw, parse_samples, read_bytes
 from .schema import DatasetSchema, infer_schema
@@ -55,7 +57,7 @@ class SampleResult:
         return {role: [f.columns for f in files] for role, files in self.files.items()}
     rejects: list[Reject] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
-    shards: list[integrity.ShardInfo] = field(default_factory=list)  # each file's summary, in order
+    shards: list[ShardInfo] = field(default_factory=list)  # each file's summary, in order
 
 
 class _Storage:
@@ -187,29 +189,34 @@ def _prepare_remote(role: str, path: Path, data: bytes, schema: DatasetSchema, h
 
 def check_all(prepared: ShardQueue, resolve: Resolver, skip_bad_rows: bool, advance: Callable[[str], None],
               on_checked: Callable[[str, CheckedFile, DatasetSchema], None] | None = None, *, strict: bool = False,
-              require_val: bool = True, nets: Any = None, keep: bool = True) -> SampleResult:
+              require_val: bool = True, nets: Any = None, keep: bool = True,
+              spill: HashSpill | None = None) -> SampleResult:
     """Check the shards' network columns in order; the first bad line raises unless ``skip_bad_rows``.
     ``on_checked(role, file, schema)`` sees each file when done (and writes it); without ``keep`` the
     rows are then let go (``files`` hold no columns, every file's targets stored alike, ``storage`` theirs)
-    and only their :class:`~.shardstats.ShardStats` are kept.
+    and only their :class:`~.shardstats.ShardStats` are kept. ``spill``: each file's row hashes are written
+    there once it is checked and let go (else kept in its stats until the folder checks).
     Then the folder as a whole (:mod:`.integrity`: the generator's manifest, validation rows, repeated
     rows, plausibility of hardware values and of ``nets``, a NetworkSet): errors raise, findings warn
     (the first raises with ``strict``)."""
     out: SampleResult | None = None
     cache: dict[str, int] = {}  # network value -> row of the networks table, shared by the files
-    shards: list[integrity.ShardInfo] = []
-    findings: list[integrity.Finding] | None = None
+    shards: list[ShardInfo] = []
+    findings: list[Finding] | None = None
     for future in prepared:
         p: _Prepared = future.result()
         if findings is None:  # the folder's own checks first: a missing shard is named before any row
             folder = p.raw.path.parent
-            listed = integrity.listed_files(integrity.read_raw_manifest(folder), folder)
-            findings = integrity.check_folder(folder, [*folder.glob("train_*.txt"), *folder.glob("val_*.txt")], listed)
+            listed = listed_files(read_raw_manifest(folder), folder)
+            findings = check_folder(folder, [*folder.glob("train_*.txt"), *folder.glob("val_*.txt")], listed)
         out = out or SampleResult(p.schema)
         done = check_samples(p.raw, p.schema, resolve, skip_bad_rows=skip_bad_rows, checks=p.checks, cache=cache)
         if on_checked is not None:
             on_checked(p.role, done, p.schema)
         stats = shard_stats(done, p.schema)
+        if spill is not None:  # the duplicate and overlap checks read them back bucket by bucket
+            spill.add(p.role, stats.hashes)
+            stats.hashes = None
         if not keep:  # written: keep what the checks and the manifest need
             out.storage = done.storage or {}
             done = CheckedFile({}, None, done.storage, done.rejects)
@@ -219,27 +226,29 @@ def check_all(prepared: ShardQueue, resolve: Resolver, skip_bad_rows: bool, adva
         out.sources.append({"file": p.raw.path.name, "role": p.role, "sha256": p.raw.sha256,
                             "rows": stats.rows, "rejects": len(done.rejects)})
         unended = p.raw.data.count(b"\n") if p.raw.ends_without_newline else 0
-        shards.append(integrity.ShardInfo(p.role, p.raw.path, stats, len(done.rejects), p.raw.sha256, unended))
+        shards.append(ShardInfo(p.role, p.raw.path, stats, len(done.rejects), p.raw.sha256, unended))
         p.raw.data, p.checks = b"", None  # the text and the raw parse are no longer needed: free them now
         advance(p.raw.path.name)
     assert out is not None and findings is not None  # find_raw_files guarantees a train file
     out.shards = shards
-    _check_folder(out, shards, findings, listed, folder, strict=strict, require_val=require_val, nets=nets)
+    _check_folder(out, shards, findings, listed, folder, strict=strict, require_val=require_val, nets=nets,
+                  spill=spill)
     if keep:
         _settle_storage(out)
     return out
 
 
-def _check_folder(out: SampleResult, shards: list[integrity.ShardInfo], findings: list[integrity.Finding],
-                  listed: dict[str, dict], folder: Path, *, strict: bool, require_val: bool, nets: Any) -> None:
-    findings = findings + integrity.check_shards(shards, listed, folder / integrity.RAW_MANIFEST)
+def _check_folder(out: SampleResult, shards: list[ShardInfo], findings: list[Finding],
+                  listed: dict[str, dict], folder: Path, *, strict: bool, require_val: bool, nets: Any,
+                  spill: HashSpill | None = None) -> None:
+    findings = findings + check_shards(shards, listed, folder / RAW_MANIFEST)
     if require_val:
-        integrity.check_val_rows(shards, folder)
-    findings += integrity.check_repeats(shards)
-    findings += integrity.check_hardware(shards, out.schema.numeric_names)
+        check_val_rows(shards, folder)
+    findings += check_repeats(shards, spill)
+    findings += check_hardware(shards, out.schema.numeric_names)
     if nets is not None:
-        findings += integrity.check_networks(nets.networks, nets.keys, nets.source_files)
-    integrity.report(findings, strict)
+        findings += check_networks(nets.networks, nets.keys, nets.source_files)
+    report(findings, strict)
 
 
 def _settle_storage(out: SampleResult) -> None:

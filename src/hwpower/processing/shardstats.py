@@ -1,9 +1,10 @@
 """What the folder checks and the manifest need of one checked shard, kept once its rows are written.
 
 ``hwpower process`` writes each shard's rows to Parquet as soon as they are checked and keeps only this
-summary (a 64-bit hash and, after rejects, the line of each row; per column its range; rows per
-network; hardware values outside the plausible bounds), so its memory does not grow with the rows
-beyond 8 bytes a row (docs/scale.md).
+summary (a 64-bit hash of each row and, after rejects, the lines without a row; per column its range;
+rows per network; hardware values outside the plausible bounds). The hashes go to disk as soon as the shard is
+checked (:class:`.hashspill.HashSpill`, ``hashes`` is then None), so its memory does not grow with the
+rows (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -23,14 +24,29 @@ _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 @dataclass
 class ShardStats:
     rows: int
-    hashes: np.ndarray  # uint64 per row: every column the schema reads
+    hashes: np.ndarray | None  # uint64 per row: every column the schema reads; None once spilled to disk
     lines: np.ndarray | None  # each row's line in the file; None: row i is on line i + 2
     ranges: dict[str, list | np.ndarray]  # numeric: [min, max] ([] without rows); categorical: which values occur
     networks: np.ndarray  # rows per network (index into the networks table; as long as the largest index + 1)
     outside: dict[str, tuple[int, int, float]]  # hardware column -> (rows outside its bounds, the first row, its value)
+    # with ``lines`` None: the lines before the last row that hold no row (rejected), sorted, each less its
+    # index (so row i is on line i + 2 + how many of these are <= i + 2): 8 bytes a rejected line, not a row
+    skipped: np.ndarray | None = None
 
     def line(self, row: int) -> int:
-        return int(self.lines[row]) if self.lines is not None else row + 2
+        if self.lines is not None:
+            return int(self.lines[row])
+        if self.skipped is not None:
+            return row + 2 + int(np.searchsorted(self.skipped, row + 2, side="right"))
+        return row + 2
+
+
+def _skipped(lines: np.ndarray) -> np.ndarray | None:
+    """Each row's line (increasing, from 2) -> :attr:`ShardStats.skipped`."""
+    if not len(lines):
+        return None
+    gaps = np.setdiff1d(np.arange(2, int(lines[-1]) + 1), lines)
+    return gaps - np.arange(len(gaps))
 
 
 def hash_columns(columns: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
@@ -61,8 +77,9 @@ def shard_stats(checked: CheckedFile, schema: DatasetSchema) -> ShardStats:
         rows = np.flatnonzero((cols[name] < low) | (cols[name] > high))
         if len(rows):
             outside[name] = (len(rows), int(rows[0]), float(cols[name][rows[0]]))
-    return ShardStats(len(cols["network"]), hash_columns(cols, names), checked.lines, ranges,
-                      np.bincount(cols["network"]), outside)
+    skipped = _skipped(checked.lines) if checked.lines is not None else None  # not a line per row: kept to the end
+    return ShardStats(len(cols["network"]), hash_columns(cols, names), None, ranges, np.bincount(cols["network"]),
+                      outside, skipped)
 
 
 def merged_range(stats: list[ShardStats], name: str, allowed: tuple | None = None) -> list:

@@ -19,7 +19,9 @@ from ..errors import InputError
 from ..io import check_output_dir
 from ..oracle.space import HardwareSpace
 from ..processing import ProcessedDataset, load_processed
-from . import data_stats, kmeans, network_stats
+from .data_stats import hardware_pca, pca_figure, pca_tables, power_histograms, power_summary
+from .kmeans import StartPoints, centroids_table, edge_note, hardware_kmeans, kmeans_figure, kmeans_scores
+from .network_stats import power_by_network, power_by_network_figure
 from .page import FigureItem, Section, TableItem, write_report
 from .cross_family import cross_family_section
 from .pareto import pareto_section
@@ -51,25 +53,25 @@ def dataset_section(ds: ProcessedDataset) -> Section:
     })
     return Section("Dataset", [
         TableItem("dataset_counts", counts, "Samples and networks"),
-        TableItem("power_summary", data_stats.power_summary(ds), "Power per split (W)"),
-        FigureItem("power_histograms", data_stats.power_histograms(ds),
+        TableItem("power_summary", power_summary(ds), "Power per split (W)"),
+        FigureItem("power_histograms", power_histograms(ds),
                    "Distributions of P, P_core and P_bw in train and val (stats_data, step 1)."),
     ], intro="The processed dataset: sample counts, and the power distributions of the seed's stats_data notebook.")
 
 
-def hardware_section(ds: ProcessedDataset, space: HardwareSpace, seed: int) -> tuple[Section, kmeans.StartPoints]:
-    starts = kmeans.hardware_kmeans(ds, space, seed=seed)
-    pca = data_stats.hardware_pca(ds, space, seed=seed)
-    tables = data_stats.pca_tables(pca)
+def hardware_section(ds: ProcessedDataset, space: HardwareSpace, seed: int) -> tuple[Section, StartPoints]:
+    starts = hardware_kmeans(ds, space, seed=seed)
+    pca = hardware_pca(ds, space, seed=seed)
+    tables = pca_tables(pca)
     section = Section("Hardware parameters: PCA and k-means", [
-        FigureItem("hardware_pca", data_stats.pca_figure(pca, starts),
+        FigureItem("hardware_pca", pca_figure(pca, starts),
                    "PCA of the numeric hardware parameters (stats_data, step 2), with the k-means starting points."),
         TableItem("pca_variance", tables["pca_variance"], "Explained variance per component"),
         TableItem("pca_loadings", tables["pca_loadings"], "PCA loadings (unit-cube coordinates)"),
-        FigureItem("kmeans_choice", kmeans.kmeans_figure(starts),
-                   "Choice of k for the k-means on the training hardware (stats_data, step 3)." + kmeans.edge_note(starts)),
-        TableItem("kmeans_scores", kmeans.kmeans_scores(starts), "k-means scores per k"),
-        TableItem("kmeans_centroids", kmeans.centroids_table(starts),
+        FigureItem("kmeans_choice", kmeans_figure(starts),
+                   "Choice of k for the k-means on the training hardware (stats_data, step 3)." + edge_note(starts)),
+        TableItem("kmeans_scores", kmeans_scores(starts), "k-means scores per k"),
+        TableItem("kmeans_centroids", centroids_table(starts),
                   "k-means centroids in hardware units: the search's starting points",
                   caption=f"Saved as {STARTS_FILE}, the file the search reads as starting points."),
     ])
@@ -77,16 +79,16 @@ def hardware_section(ds: ProcessedDataset, space: HardwareSpace, seed: int) -> t
 
 
 def network_power_section(ds: ProcessedDataset) -> Section:
-    table = network_stats.power_by_network(ds)
+    table = power_by_network(ds)
     return Section("Power per network", [
-        FigureItem("power_by_network", network_stats.power_by_network_figure(table),
+        FigureItem("power_by_network", power_by_network_figure(table),
                    "P_core and P_bw per network in train and val (stats_by_network, step 1)."),
         TableItem("power_by_network", table, "Power quartiles per network and split (W)"),
     ])
 
 
 def _stats_sections(ds: ProcessedDataset, space: HardwareSpace, seed: int,
-                    step: Callable[[str], None]) -> tuple[list[Section], kmeans.StartPoints]:
+                    step: Callable[[str], None]) -> tuple[list[Section], StartPoints]:
     step("dataset statistics")
     sections = [dataset_section(ds)]
     step("hardware PCA and k-means")
@@ -165,7 +167,7 @@ class _Steps:
         self.bar.__exit__(*exc)
 
 
-def _starts_file(starts: kmeans.StartPoints) -> dict[str, bytes]:
+def _starts_file(starts: StartPoints) -> dict[str, bytes]:
     return {STARTS_FILE: (json.dumps(starts.to_dict(), indent=2) + "\n").encode()}
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..errors import InputError
 from ..processing import ProcessedDataset
-from . import network_stats
+from .network_stats import error_correlations, error_vs_features_figure, errors_by_network, errors_by_network_figure, val_errors
 from .figures import SPLIT_COLORS, new_figure, styled
 from .page import FigureItem, Section, TableItem
 from .artifacts import RUN_FIGURES, RunArtifacts, evaluation_metrics, json_tables
@@ -59,17 +59,17 @@ def learning_curve_figure(history: pd.DataFrame) -> Figure:
 
 def per_network_items(ds: ProcessedDataset, predicted_p: np.ndarray) -> list[FigureItem | TableItem]:
     """The seed's stats_by_network steps 2 and 3 for predictions of P on the val rows."""
-    errors = network_stats.val_errors(ds, predicted_p, "P")
-    per = network_stats.errors_by_network(ds, errors)
-    corr = network_stats.error_correlations(per)
+    errors = val_errors(ds, predicted_p, "P")
+    per = errors_by_network(ds, errors)
+    corr = error_correlations(per)
     summary = errors.groupby("split")["abs_error_pct"].agg(
         n="size", mape_pct="mean", median_ape_pct="median", p90_ape_pct=lambda s: s.quantile(0.9)).reset_index()
     return [
         TableItem("val_error_by_split", summary, "Error of P on val: unseen hardware vs unseen networks (%)"),
-        FigureItem("error_by_network", network_stats.errors_by_network_figure(per),
+        FigureItem("error_by_network", errors_by_network_figure(per),
                    "Predictor error per validation network (stats_by_network, step 2)."),
         TableItem("error_by_network", per, "Error per validation network, with its size"),
-        FigureItem("error_vs_network_size", network_stats.error_vs_features_figure(per, corr),
+        FigureItem("error_vs_network_size", error_vs_features_figure(per, corr),
                    "Error against #FLOPs, #weights, depth and input resolution (stats_by_network, step 3)."),
         TableItem("error_size_correlations", corr, "Spearman rank correlation of per-network error with size",
                   caption="rho > 0: larger networks are predicted worse. Small p-values need many networks."),

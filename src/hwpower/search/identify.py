@@ -25,8 +25,8 @@ from .context import SearchContext
 from .descent import run
 from .gridview import GridView
 from .results import SearchResult
+from .steps import candidate_hardware, oracle_outputs, predict_outputs, search_meta, search_problem
 from .surrogate import SearchSurrogate
-from .tasks import _hw, _meta, _oracle, _predict, _problem
 
 IDENTIFY_KEEP = 4  # best points per categorical combination that go on to the polish
 IDENTIFY_HOPS = 4  # rounds of perturb-and-polish after the first polish (descent._hop)
@@ -77,7 +77,7 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
     def loss(out: dict[str, torch.Tensor], start: torch.Tensor) -> torch.Tensor:
         return torch.stack([(out[n] - log_meas[:, i]) ** 2 for i, n in enumerate(outs)], -1).mean(dim=(1, 2))
 
-    prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
+    prob = search_problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
     refining = verify and refine
     if (surrogate_effort or ("light" if refining else "full")) == "full":
         # one joint fit is multimodal (corners of the grid, traded resources): screen and polish more
@@ -94,8 +94,8 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
     if refining:
         truth = TruthFit(ctx, nets, measured[outs], fixed)
         # hop on until the fit is exact: a look-alike within match_pct may hide the exact configuration
-        truth.refine(_hw(cands, sur).head(TRUTH_VERIFY), truth_budget, goal_pct=EXACT_PCT, seed=seed,
-                     random=TRUTH_RANDOM)
+        truth.refine(candidate_hardware(cands, sur).head(TRUTH_VERIFY), truth_budget, goal_pct=EXACT_PCT,
+                     seed=seed, random=TRUTH_RANDOM)
         truth.expand(match_pct, truth_budget)
         checked = truth.seen()
         extra.update(truth.first, oracle_calls=truth.calls, truth_s=round(time.perf_counter() - t0 - surrogate_s, 4))
@@ -108,9 +108,9 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
         spread = _spread(good, sur)
         picked = cands.head(top_k)
         n_good = len(good)
-    hw = _hw(picked, sur)
+    hw = candidate_hardware(picked, sur)
     M = len(nets)
-    pred = _predict(sur, hw, np.tile(np.arange(M), len(hw)), outs)
+    pred = predict_outputs(sur, hw, np.tile(np.arange(M), len(hw)), outs)
     pred_err = pred.to_numpy() / np.tile(meas, (len(hw), 1)) - 1
     out = pd.concat([pd.DataFrame({"rank": np.arange(1, len(picked) + 1)}), hw], axis=1)
     out["pred_rms_err_pct"] = 100 * np.sqrt((np.log1p(pred_err) ** 2).reshape(len(hw), -1).mean(axis=1))
@@ -122,7 +122,7 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
         details[f"measured_{n}"] = np.tile(meas[:, i], len(hw))
         details[f"pred_{n}"] = pred[n].to_numpy()
     if verify:
-        orc = _oracle(ctx, nets, np.tile(np.arange(M), len(hw)), hw.iloc[rows])
+        orc = oracle_outputs(ctx, nets, np.tile(np.arange(M), len(hw)), hw.iloc[rows])
         oerr = orc[outs].to_numpy() / details[[f"measured_{n}" for n in outs]].to_numpy() - 1
         for n in outs:
             details[f"oracle_{n}"] = orc[n].to_numpy()
@@ -135,8 +135,8 @@ def identify(ctx: SearchContext, nets: Sequence[Any], measured: pd.DataFrame, *,
         tables["answer_set"] = answer_set(ctx.oracle, ctx.space, nets, measured[outs], tol_pct=match_pct, fixed=fixed)
         extra["answer_set_size"] = len(tables["answer_set"])
     elapsed = time.perf_counter() - t0
-    meta = _meta(ctx, prob, elapsed, outputs=outs, fixed=fixed, verify=verify, n_equally_good=n_good,
-                 tol_pct=match_pct if truth is not None else tol_pct, **extra)
+    meta = search_meta(ctx, prob, elapsed, outputs=outs, fixed=fixed, verify=verify, n_equally_good=n_good,
+                       tol_pct=match_pct if truth is not None else tol_pct, **extra)
     return SearchResult("identify", out, tables, meta, list(sur.view.order))
 
 

@@ -14,10 +14,11 @@ import torch
 
 from ..errors import InputError
 from .context import SearchContext
-from .descent import Problem, evaluate, run
+from .descent import run
 from .problem import Constraint, Objective, parse_objective
 from .refine import AREA, Spec, grid_sample, predict_points, truth_stage, verification_order
 from .results import SearchResult
+from .steps import candidate_hardware, predict_outputs, search_meta, search_problem
 from .surrogate import SearchSurrogate
 
 VERIFY_K = 32  # design: candidates verified by the truth before the local search
@@ -39,32 +40,6 @@ class RecoverQuery:
     net: Any
     target: dict[str, float]
     name: str = ""
-
-
-def _problem(ctx: SearchContext, sur: SearchSurrogate, net_index: torch.Tensor, fixed: dict, loss, seed: int) -> Problem:
-    """The same starts for every group (row of ``net_index`` (G, M))."""
-    norm, combo, lo, hi = ctx.start_points(sur, fixed, seed)
-    G, S = net_index.shape[0], len(combo)
-    return Problem(
-        start_norm=norm.repeat(G, 1), combo=combo.repeat(G),
-        net_index=net_index.repeat_interleave(S, dim=0),
-        idx_lo=torch.as_tensor(lo).repeat(G * S, 1), idx_hi=torch.as_tensor(hi).repeat(G * S, 1),
-        loss=loss, group=torch.arange(G).repeat_interleave(S),
-    )
-
-
-def _predict(sur: SearchSurrogate, hw: pd.DataFrame, net_index: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
-    """Predicted outputs (physical units) of hardware rows on ``nets[net_index]``; (N, M) -> long."""
-    index, combo = sur.frame_to_state(hw)
-    with torch.no_grad():
-        out = evaluate(sur, sur.index_to_norm(index), combo, torch.as_tensor(net_index).reshape(len(hw), -1))
-    return pd.DataFrame({n: out[n].exp().reshape(-1).numpy().astype(float) for n in names})
-
-
-def _oracle(ctx: SearchContext, nets: Sequence[Any], net_index: np.ndarray, hw: pd.DataFrame) -> pd.DataFrame:
-    if ctx.oracle is None:
-        raise InputError("verification needs an oracle, and none was given")
-    return ctx.oracle.evaluate_many(list(nets), np.asarray(net_index), hw.reset_index(drop=True)).reset_index(drop=True)
 
 
 def _select(frame: pd.DataFrame, sur: SearchSurrogate, k: int, min_dist: float) -> pd.DataFrame:
@@ -90,10 +65,6 @@ def _pick(cands: pd.DataFrame, sur: SearchSurrogate, k: int, min_dist: float) ->
     return pd.concat(parts, ignore_index=True)
 
 
-def _hw(frame: pd.DataFrame, sur: SearchSurrogate) -> pd.DataFrame:
-    return frame[list(sur.view.order)].reset_index(drop=True)
-
-
 def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict | None = None, top_k: int = 5,
             verify: bool = False, seed: int = 0) -> SearchResult:
     """Hardware configurations that make each query's network draw its target power(s)."""
@@ -111,7 +82,7 @@ def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict 
         tgt = log_target[prob.group[start]]  # (S, T)
         return sum((out[n][:, 0] - tgt[:, i]) ** 2 for i, n in enumerate(names))
 
-    prob = _problem(ctx, sur, torch.arange(len(queries))[:, None], fixed, loss, seed)
+    prob = search_problem(ctx, sur, torch.arange(len(queries))[:, None], fixed, loss, seed)
     cands = ctx.domain.annotate(run(sur, prob, ctx.config))
     cands = cands.sort_values(["group", "in_domain", "loss"], ascending=[True, False, True], kind="stable")
     picked = _pick(cands, sur, top_k, RECOVER_MIN_DIST)
@@ -120,9 +91,9 @@ def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict 
         if ctx.oracle is None:
             raise InputError("verification needs an oracle, and none was given")
         picked, orc, calls = _recover_truth(ctx, sur, queries, picked, names, top_k, fixed, seed, t0)
-    hw = _hw(picked, sur)
+    hw = candidate_hardware(picked, sur)
     net_index = picked["group"].to_numpy().copy()
-    pred = _predict(sur, hw, net_index, names)
+    pred = predict_outputs(sur, hw, net_index, names)
     elapsed = time.perf_counter() - t0
     out = pd.DataFrame({"query": [queries[g].name or str(g) for g in net_index], "rank": picked["rank"].to_numpy()})
     out = pd.concat([out, hw], axis=1)
@@ -137,7 +108,7 @@ def recover(ctx: SearchContext, queries: Sequence[RecoverQuery], *, fixed: dict 
             out[f"oracle_err_{n}_pct"] = 100 * (orc[n].to_numpy() / out[f"target_{n}"] - 1)
     out["ood_score"] = picked["ood_score"].to_numpy()
     out["in_domain"] = picked["in_domain"].to_numpy()
-    meta = _meta(ctx, prob, elapsed, targets=names, fixed=fixed, verify=verify)
+    meta = search_meta(ctx, prob, elapsed, targets=names, fixed=fixed, verify=verify)
     if verify:
         meta["oracle_calls"] = calls
     return SearchResult("recover", out, {}, meta, list(sur.view.order))
@@ -158,7 +129,7 @@ def _recover_truth(ctx: SearchContext, sur: SearchSurrogate, queries: Sequence[R
         spec = Spec(np.ones(1), Objective({}), [], names, target=dict(q.target))
         log = TruthLog([q.net], spec, t0)
         mine = picked[picked["group"] == g]
-        index, combo = (t.numpy() for t in one.frame_to_state(_hw(mine, one)))
+        index, combo = (t.numpy() for t in one.frame_to_state(candidate_hardware(mine, one)))
         with torch.no_grad():
             obj, excess = log.verify(ctx, one, index, combo)
             loss = spec.loss_of(obj, excess)
@@ -238,9 +209,9 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     def loss(out: dict[str, torch.Tensor], start: torch.Tensor) -> torch.Tensor:
         return objective_log(out) + MU * violation(out)
 
-    prob = _problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
+    prob = search_problem(ctx, sur, torch.arange(len(nets))[None, :], fixed, loss, seed)
     found = run(sur, prob, replace(ctx.config, polish_keep=max(ctx.config.polish_keep, DESIGN_KEEP)))
-    d_index, d_combo = sur.frame_to_state(_hw(found, sur))
+    d_index, d_combo = sur.frame_to_state(candidate_hardware(found, sur))
     g_index, g_combo = grid_sample(ctx, sur, fixed, POOL, seed)
     index = np.concatenate([d_index.numpy(), g_index])
     combo = np.concatenate([d_combo.numpy(), g_combo])
@@ -249,8 +220,8 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     hw_pool = sur.state_to_frame(index, combo)
     scores = pd.concat([predict_points(ctx, sur, spec, index, combo), ctx.domain.annotate(hw_pool)[["ood_score", "in_domain"]]], axis=1)
     M = len(nets)
-    meta = _meta(ctx, prob, 0.0, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed,
-                 verify=verify, margin=margin, n_pool=len(index))
+    meta = search_meta(ctx, prob, 0.0, objective=str(obj), constraints=[str(c) for c in constraints], fixed=fixed,
+                       verify=verify, margin=margin, n_pool=len(index))
     if verify:
         calls = truth_calls if truth_calls is not None else (max(verify_k, top_k) + REFINE_CONFIGS) * M
         log = truth_stage(ctx, sur, spec, nets, index, combo, scores, margin=margin, verify_k=max(verify_k, top_k),
@@ -280,7 +251,7 @@ def design(ctx: SearchContext, nets: Sequence[Any], *, weights: Sequence[float] 
     out["pred_objective"] = scores["pred_objective"].to_numpy()
     out["pred_feasible"] = scores["pred_excess"].to_numpy() <= 0
     out["pred_feasible_margin"] = scores["pred_excess"].to_numpy() <= -np.log1p(margin)
-    pred = _predict(sur, hw, np.tile(np.arange(M), len(hw)), outs)
+    pred = predict_outputs(sur, hw, np.tile(np.arange(M), len(hw)), outs)
     labels = list(names) if names is not None else [str(i) for i in range(M)]
     details = pd.DataFrame({"rank": np.repeat(np.arange(1, len(hw) + 1), M), "network": np.tile(labels, len(hw))})
     for n in outs:
@@ -331,17 +302,3 @@ def _feasible(values: pd.DataFrame, constraints: Sequence[Constraint], n: int, m
 
 def _objective(values: pd.DataFrame, obj: Objective, w: np.ndarray, n: int, m: int) -> np.ndarray:
     return sum(c * (values[name].to_numpy().reshape(n, m) * w[None]).sum(axis=1) for name, c in obj.weights.items())
-
-
-def _meta(ctx: SearchContext, prob: Problem, elapsed: float, **extra: Any) -> dict[str, Any]:
-    return {
-        "search_time_s": round(elapsed, 4),
-        "n_starts": int(len(prob.combo)),
-        "k_means_k": ctx.starts.k,
-        "k_choice": ctx.starts.choice.to_dict() if ctx.starts.choice else None,
-        "n_random_starts": ctx.n_random,
-        "steps": ctx.config.steps,
-        "domain": "training-data bounds; ood_score = nearest-training-point distance / its 99th percentile among training points",
-        **extra,
-    }
-

@@ -12,8 +12,8 @@ from torch import fx
 
 from ..layers import LayerOp
 from ..ops import numel
-from .aten_ops import aten, converts
-from .torch_graph import Walk
+from .aten_registry import aten, converts
+from .fx_walk import Walk
 
 # No-ops at inference: the output is the input (dropout is off; conversions keep the values).
 SKIP_OPS = {

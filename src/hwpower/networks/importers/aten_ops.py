@@ -1,57 +1,20 @@
-"""Converters from ATen operators to hwpower operators, keyed by exact overload.
+"""ATen converters for the operators with MACs: convolution, linear, matmul, attention, einsum.
 
-Each converter is ``fn(walk, node)``: it reads the node's arguments (activations are nodes the
-:class:`~hwpower.networks.importers.torch_graph.Walk` knows as tensors; parameters and other
-constants emit nothing themselves), appends operators with ``walk.emit`` and binds the node's
-output. This module holds the registry and the operators with MACs (convolution, linear, matmul,
-attention, einsum); :mod:`.aten_other` norms, activations, element-wise arithmetic, reductions,
+They register themselves in :data:`~.aten_registry.CONVERTERS` (see there for the converter
+contract); :mod:`.aten_other` holds norms, activations, element-wise arithmetic, reductions,
 pooling, softmax, embedding and upsampling; :mod:`.aten_move` data movement, no-ops and constants.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-import torch
 from torch import fx
-from torch._ops import OpOverload
 
 from ..layers import LayerOp
 from ..ops import Shape, numel
-from .torch_graph import Walk
-
-aten = torch.ops.aten
-
-Converter = Callable[[Walk, fx.Node], None]
-CONVERTERS: dict[OpOverload, Converter] = {}
-
-
-def converts(*overloads: OpOverload) -> Callable[[Converter], Converter]:
-    def wrap(fn: Converter) -> Converter:
-        for o in overloads:
-            CONVERTERS[o] = fn
-        return fn
-    return wrap
-
-
-def arg(node: fx.Node, i: int, key: str, default: object = None) -> object:
-    """Positional argument ``i`` or keyword ``key`` of an ATen call."""
-    if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(key, default)
-
-
-def shape_of(node: object) -> Shape:
-    return tuple(int(d) for d in node.meta["val"].shape)  # type: ignore[union-attr]
-
-
-def pairs(value: object, n: int, default: int) -> tuple[int, ...]:
-    """An ATen size argument (an int, or a list of one or n) as n integers."""
-    if value is None or value == []:
-        return (default,) * n
-    values = [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)]  # type: ignore[arg-type]
-    return tuple(values * n)[:n] if len(values) == 1 else tuple(values)
+from .aten_registry import arg, aten, converts, pairs, shape_of
+from .fx_walk import Walk
 
 
 def _kernel_weights(walk: Walk, w: fx.Node, bias: object, n_out: int) -> dict[str, object]:
@@ -271,10 +234,3 @@ def _einsum(walk: Walk, node: fx.Node) -> None:
     b = walk.emit(node, LayerOp.MOVE, [operands[1]], (batch, red, n_), suffix="b", bind=False, fn="permute")
     mm = walk.emit(node, LayerOp.MATMUL, [a, b], (batch, m, n_), bind=False)
     walk.emit(node, LayerOp.MOVE, [mm], suffix="out", fn="permute")
-
-
-# The other converters register themselves on import; their tables are part of this registry.
-from .aten_move import CONST_OPS, SKIP_OPS, getitem  # noqa: E402
-from . import aten_other  # noqa: E402,F401
-
-__all__ = ["CONST_OPS", "CONVERTERS", "SKIP_OPS", "converts", "getitem"]

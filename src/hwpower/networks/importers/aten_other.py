@@ -10,8 +10,8 @@ from torch import fx
 
 from ..layers import LayerOp
 from ..ops import Shape, numel
-from .aten_ops import arg, aten, converts, pairs, shape_of
-from .torch_graph import Walk
+from .aten_registry import arg, aten, converts, pairs, shape_of
+from .fx_walk import Walk
 
 _FOLD_INTO = (LayerOp.CONV, LayerOp.LINEAR)
 

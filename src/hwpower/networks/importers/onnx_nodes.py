@@ -1,24 +1,22 @@
 """ONNX node handlers: one function per exact ``op_type``, registered in :data:`HANDLERS`.
 
 Each handler reads a node whose inputs are not all constant (constant nodes are folded before a
-handler is asked) and adds operators to the :class:`~.onnx.OnnxGraph`.
+handler is asked) and adds operators to the :class:`~.onnx_graph.OnnxGraph`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from onnx import NodeProto, helper
 
 from ..layers import LayerOp
 from ..ops import conv_out
+from .onnx_graph import OnnxGraph
 
-if TYPE_CHECKING:
-    from .onnx import OnnxGraph
-
-Handler = Callable[["OnnxGraph", NodeProto], None]
+Handler = Callable[[OnnxGraph, NodeProto], None]
 
 # Pass-throughs: the output is the input (a type cast or an inference-time no-op).
 SKIPPED = frozenset({"Identity", "Dropout", "Cast", "CastLike"})

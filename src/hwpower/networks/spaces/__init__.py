@@ -10,40 +10,13 @@ Zoo models (torchvision, timm, Hugging Face) are for evaluation only and never s
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Hashable
-from typing import Protocol
 
 import numpy as np
 
 from ...errors import InputError
-from ..graph import GraphNetwork
 from ..jsonio import AnyNetwork
-
-
-class SearchSpace(Protocol):
-    name: str
-
-    def sample(self, rng: np.random.Generator) -> tuple[Hashable, AnyNetwork]:
-        """Return (a hashable key, the network). Equal keys mean equal networks."""
-        ...
-
-
-SEARCH_SPACES: dict[str, SearchSpace] = {}
-
-
-def register_space(space: SearchSpace) -> SearchSpace:
-    if space.name in SEARCH_SPACES:
-        raise ValueError(f"search space {space.name!r} registered twice")
-    SEARCH_SPACES[space.name] = space
-    return space
-
-
-def graph_key(net: GraphNetwork) -> str:
-    """The key of a sampled graph: its inputs and operators as JSON, so two samples are the same
-    network exactly when they compute the same (whatever choices or names led to them)."""
-    data = net.to_dict()
-    return json.dumps([data["inputs"], data["ops"]], separators=(",", ":"))
+from .registry import SEARCH_SPACES, SearchSpace, graph_key, register_space
 
 
 def unknown_space(space: str) -> InputError:
@@ -80,7 +53,9 @@ def sample_networks(space: str, n: int, seed: int, *, start_id: int = 0,
     return nets
 
 
-# The built-in spaces register themselves on import (after the registry above exists).
+# The built-in spaces register themselves on import.
 from . import mixed, ofa_mbv3, resnet, transformer  # noqa: E402,F401
+
+__all__ = ["SEARCH_SPACES", "SearchSpace", "graph_key", "register_space", "sample_networks", "unknown_space"]
 
 __all__ = ["SEARCH_SPACES", "SearchSpace", "graph_key", "register_space", "sample_networks"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..builder import GraphBuilder
 from ..graph import GraphNetwork
-from . import graph_key, register_space
+from .registry import graph_key, register_space
 from .parts import CNN_RESOLUTIONS, classifier, pick, round_to, squeeze_excite
 
 MAX_CHANNELS = 2048

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..blocks import Block, ConvBlock, LinearBlock, MBConvBlock, PoolBlock
 from ..network import Network
-from . import register_space
+from .registry import register_space
 
 
 @dataclass(frozen=True)

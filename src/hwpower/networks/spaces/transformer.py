@@ -18,7 +18,7 @@ import numpy as np
 
 from ..builder import GraphBuilder
 from ..graph import GraphNetwork
-from . import graph_key, register_space
+from .registry import graph_key, register_space
 from .parts import NUM_CLASSES, pick
 
 VARIANTS = ("vit", "encoder", "decoder")

@@ -1,12 +1,13 @@
 """Calibration against silicon: the published chip table, the fit of per-node constants, Eyeriss.
 
 - :mod:`.table`: published chip x network points (``data/chips.csv``) and the user's measurement files;
-- :mod:`.factors`: per-node multiplicative corrections (:class:`TechFactors`), saved as JSON;
+- :mod:`.factors`: per-node multiplicative corrections (:class:`TechFactors`), saved as JSON
+  (defined in :mod:`..settings`, beside the settings they make; this module re-exports them);
 - :mod:`.fit`: the oracle on each point, the bounded least-squares fit, leave-one-out errors;
 - :mod:`.eyeriss`: the original single-point check (Eyeriss v1 on AlexNet's convolutions).
 
-Names are loaded lazily (PEP 562): :mod:`..model` imports :mod:`.factors`, and the other modules
-import the model, so an eager import here would be circular.
+Names are loaded lazily (PEP 562), so that importing the package loads neither the oracle model
+nor scipy until a name is used.
 """
 
 from __future__ import annotations

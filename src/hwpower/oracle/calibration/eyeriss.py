@@ -19,7 +19,8 @@ import numpy as np
 
 from ...networks import LayerOp, LayerTable, Network
 from ...networks.blocks import ConvBlock, PoolBlock
-from ..model import Oracle, OracleSettings
+from ..model import Oracle
+from ..settings import OracleSettings
 
 EYERISS_POWER_W = 0.278  # JSSC 2017, AlexNet CONV layers, 278 mW
 EYERISS_FPS = 34.7  # same measurement (batch 4)

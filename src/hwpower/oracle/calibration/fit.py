@@ -20,7 +20,7 @@ from scipy.optimize import least_squares
 
 from ...errors import InputError
 from ..model import Oracle
-from .factors import FittedTech, TechFactors
+from ..settings import FittedTech, TechFactors
 from .networks import workload
 from .table import FIGURES, ChipPoint
 

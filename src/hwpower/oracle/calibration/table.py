@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ...errors import InputError
-from .. import constants as K
+from ..constants import DRAM_PJ_PER_BIT, NODES
 from ..space import SUPPORTED
 from .networks import WORKLOADS
 
@@ -146,10 +146,10 @@ def _point(row: dict[str, str], line: int, file: str) -> ChipPoint:
     if covers not in COVERS:
         raise InputError(f"column 'covers': {covers!r} must be one of {list(COVERS)}", file=file, where=where)
     dram = (row.get("dram") or "lpddr4").strip()
-    if dram not in K.DRAM_PJ_PER_BIT:
-        raise InputError(f"column 'dram': {dram!r} must be one of {sorted(K.DRAM_PJ_PER_BIT)}", file=file, where=where)
-    if int(values["node_nm"]) not in K.NODES and values["v_nom"] is None:
-        raise InputError(f"column 'v_nom': needed for a {values['node_nm']:g} nm node (built in: {sorted(K.NODES)})",
+    if dram not in DRAM_PJ_PER_BIT:
+        raise InputError(f"column 'dram': {dram!r} must be one of {sorted(DRAM_PJ_PER_BIT)}", file=file, where=where)
+    if int(values["node_nm"]) not in NODES and values["v_nom"] is None:
+        raise InputError(f"column 'v_nom': needed for a {values['node_nm']:g} nm node (built in: {sorted(NODES)})",
                          file=file, where=where)
     mapping = {c: (row.get(c) or allowed[0]).strip() for c, allowed in MAPPING.items()}
     for column, allowed in MAPPING.items():

@@ -34,7 +34,8 @@ from ...errors import HwpowerError
 from ...networks.graph import GraphNetwork
 from ...networks.layers import LayerOp
 from ...networks.ops import Op
-from ..model import Oracle, OracleSettings
+from ..model import Oracle
+from ..settings import OracleSettings
 from ..zigzag_oracle import zigzag_hardware
 from ..zigzag_translate import accelerator_data
 from . import rank_agreement
