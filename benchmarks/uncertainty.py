@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> dict:
         cfg = GenerateConfig(networks=args.networks, train_rows=args.train_rows, val_rows=2000, seed=0, shards=1)
         generate(Path(tmp) / "raw", cfg)
         ds = process(Path(tmp) / "raw", Path(tmp) / "processed", progress=False)
-    predictor = train_model(ds, "structured", progress=False, figures=False, epochs=args.epochs, hidden=48,
-                            batch_size=256, seed=0, device="cpu")
+        # inside the folder's lifetime: the processed tables are read when first used
+        predictor = train_model(ds, "structured", progress=False, figures=False, epochs=args.epochs, hidden=48,
+                                batch_size=256, seed=0, device="cpu")
     hw = HardwareSpace.default().sample(args.rows, 5)
     oracle, zoo = Oracle(), {}
     for name, net in reference_networks().items():

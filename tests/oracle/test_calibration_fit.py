@@ -132,6 +132,8 @@ def test_calibrate_prints_every_point(monkeypatch):
     for p in builtin_table():
         assert p.key in result.output
     assert "0.278" in result.output and "points within +-25 %" in result.output
+    # every point outside +-25 % is printed with its measured reason from the table
+    assert "  eyeriss2-mobilenet: sparse: 1470.6 inferences/s is 1.88x the dense peak" in result.output
 
 
 MEASURED = ("key,node_nm,pe_rows,pe_cols,bits,glb_kib,rf_bytes,freq_mhz,v_nom,dram_gbps,dataflow,network,batch,"

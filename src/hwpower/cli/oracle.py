@@ -175,9 +175,11 @@ def calibrate_cmd(
         for line in fitted.fit["loo"]:
             console.print(line)
     outside = df.loc[~df["within"], "key"].tolist()
-    reasons = " (reasons: docs/oracle.md, Calibration)" if measured is None else ""
     console.print(f"{len(df) - len(outside)} of {len(df)} points within +-25 % on every published figure"
-                  + (f"; outside: {', '.join(outside)}{reasons}" if outside else ""))
+                  + (f"; outside: {', '.join(outside)}" if outside else ""))
+    why = {p.key: p.outside_reason for p in points}
+    for key in outside:  # the measured reason of each, from the table (details: docs/oracle.md, Calibration)
+        console.print(f"  {key}: {why.get(key) or 'no reason recorded in the table'}")
     if target is not None:
         write_text_atomic(target, fitted.to_json())
         console.print(f"wrote {target}")

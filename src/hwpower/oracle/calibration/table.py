@@ -9,7 +9,8 @@ at ``batch``) and the published figures: ``power_w``, ``throughput_ips`` (infere
 which is then marked derived; a point with one figure (NVDLA, Simba: no power published) is compared
 on that figure alone. ``covers`` says what the power includes: ``chip`` (the die, DRAM excluded:
 compared with the oracle's ``P_core``) or ``chip+dram`` (compared with ``P``). ``fit`` (yes/no,
-default yes) says whether the fit uses the point. ``assumed`` lists the columns that are our
+default yes) says whether the fit uses the point; ``outside_reason`` (optional) is the measured
+reason a point misses +-25 %, which ``hwpower calibrate`` prints beside it. ``assumed`` lists the columns that are our
 assumptions rather than published figures (semicolon-separated). How the chip ran the network,
 where it differs from the oracle's defaults: ``schedule`` (``fused``, the default, or ``layer``),
 ``overlap`` (``tiled``, the default, or ``perfect``) and ``weights`` (``dram``, the default, or
@@ -72,6 +73,7 @@ class ChipPoint:
     assumed: str = ""
     source: str = ""
     note: str = ""
+    outside_reason: str = ""  # the measured reason a point misses +-25 % (docs/oracle.md, Calibration)
     derived: str = ""  # the figure computed from the other two ("" when none was)
     file: str = ""  # where the point was read, for errors found when the oracle runs it
     line: int = 0
@@ -160,11 +162,11 @@ def _point(row: dict[str, str], line: int, file: str) -> ChipPoint:
     if fit not in ("yes", "no"):
         raise InputError(f"column 'fit': {fit!r} must be yes or no", file=file, where=where)
     derived = _derive(values, where, file)
-    text = {c: (row.get(c) or "").strip() for c in ("key", "chip", "assumed", "source", "note")}
+    text = {c: (row.get(c) or "").strip() for c in ("key", "chip", "assumed", "source", "note", "outside_reason")}
     return ChipPoint(key=text["key"] or f"line{line}", chip=text["chip"], network=network, batch=int(batch),
                      dram=dram, covers=covers, fit=fit == "yes", derived=derived, **mapping,
-                     assumed=text["assumed"], source=text["source"], note=text["note"], file=file, line=line,
-                     **values)
+                     assumed=text["assumed"], source=text["source"], note=text["note"],
+                     outside_reason=text["outside_reason"], file=file, line=line, **values)
 
 
 def parse_points(text: str, *, file: str) -> list[ChipPoint]:
