@@ -2,7 +2,8 @@
 written and exits with 0, in the table's order, with the placeholders made real in a tmp folder:
 RAW (the generated raw data), PROCESSED, RUN (one tiny run: 1 epoch, hidden 8; RUN2 a new one, SMALL_PROCESSED the same data), FILE / NETS_FILE
 (the first ``nets_*.json`` of examples/data/raw; a measurements table after ``--measurements``), N (3), DIR (a new
-folder per command), MEASUREMENTS.csv (``builtin``, the published chip points). Optional ``[...]`` parts are left out; ``...`` stands for "the rest": ``--hw
+folder per command), MEASUREMENTS.csv (``builtin``, the published chip points), ROWS.csv (20 rows of the
+processed validation split, targets dropped) and PREDICTIONS.csv (a new file). Optional ``[...]`` parts are left out; ``...`` stands for "the rest": ``--hw
 ...`` gets a configuration, a bare trailing ``...`` (the experiments) becomes ``--help``."""
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def _args(command: str, paths: dict[str, Path], dirs: list[int]) -> list[str]:
             word = "builtin"
         elif word == "N":
             word = "3"
+        elif word in ("ROWS.csv", "PREDICTIONS.csv"):  # predict --input: rows of the processed validation split
+            word = str(paths["tmp"] / word.lower())
         elif word.isupper() and word in paths:
             word = str(paths[word])
         args.append(word)
@@ -65,6 +68,14 @@ def test_readme_parser_finds_the_command_table():
     firsts = {c.split()[1] for c in commands}
     assert {"nets", "oracle", "generate", "process", "train", "evaluate", "recover", "identify", "design",
             "stats", "report"} <= firsts
+
+
+def _write_rows(paths: dict[str, Path]) -> None:
+    """ROWS.csv: hardware rows and network keys of the processed validation split (no targets)."""
+    from hwpower.processing import load_processed
+
+    ds = load_processed(paths["PROCESSED"])
+    ds.val.head(20).drop(columns=list(ds.targets)).to_csv(paths["tmp"] / "rows.csv", index=False)
 
 
 def test_every_readme_command_runs(tmp_path, monkeypatch):
@@ -81,6 +92,8 @@ def test_every_readme_command_runs(tmp_path, monkeypatch):
     commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
     for command in commands:
         args = _args(command, paths, dirs)
+        if "ROWS.csv" in command:
+            _write_rows(paths)
         result = runner.invoke(app, args)
         assert result.exit_code == 0, f"README command {command!r} (run as {args}) failed:\n{result.output}"
     # the Pareto design's files beside --out (JSON, Parquet front, PNG figure)
