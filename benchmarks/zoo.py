@@ -75,7 +75,7 @@ def truth(nets: dict[str, object], n_hw: int, seed: int) -> pd.DataFrame:
 
 def score(predictor: Predictor, nets: dict[str, object], rows: pd.DataFrame) -> dict[str, dict]:
     """Per network: MAPE and within-10 % of P, worst error, guard outcome ("ok", "warned: ..." or
-    "unseen kind: ...", the last with no prediction)."""
+    "unseen kind: ..." or "refused: ..." for another input error, the last two with no prediction)."""
     out = {}
     hw_cols = [c for c in rows.columns if c not in ("network", "P")]
     for name, group in rows.groupby("network", sort=False):
@@ -85,8 +85,9 @@ def score(predictor: Predictor, nets: dict[str, object], rows: pd.DataFrame) -> 
                 warnings.simplefilter("always")
                 pred = predictor.predict(group[hw_cols + ["network"]].reset_index(drop=True), {name: nets[name]},
                                          out_of_range="warn")
-        except InputError as exc:
-            out[name] = {"guard": f"unseen kind: {str(exc)[:160]}"}
+        except InputError as exc:  # the guard refused the network: an unseen operator kind, or another reason
+            label = "unseen kind" if "was never seen in training" in str(exc) else "refused"
+            out[name] = {"guard": f"{label}: {str(exc)[:160]}"}
             continue
         err = np.abs(pred["P"].to_numpy() / group["P"].to_numpy() - 1) * 100
         texts = [str(w.message) for w in caught]
