@@ -126,3 +126,26 @@ def test_compiled_inference_matches_eager():
     np.testing.assert_allclose(compiled.to_numpy(), eager.to_numpy(), rtol=1e-5)
     few = model.predict(ds.val.head(5), tables, compile=True, batch_size=2)  # other shapes: no new answer
     np.testing.assert_allclose(few.to_numpy(), eager.head(5).to_numpy(), rtol=1e-5)
+
+
+def test_a_frozen_model_embeds_each_network_once_with_the_same_outputs_and_gradients():
+    """The search freezes the predictor: ``forward_normalized`` then reuses the elements' embedding
+    across calls; outputs and the gradient to the hardware are those of the full computation."""
+    ds = _graph_only()
+    model = NeuralPowerModel(device="cpu", epochs=1, hidden=8, batch_size=32).fit(ds)
+    nets = model.encode_networks(NetworkTables.of(ds), sorted(ds.val["network"].astype(str).unique()))
+    enc = model.encode_samples(ds.val, nets, with_targets=False)
+
+    def run():
+        hw = enc.hw[:6].clone().requires_grad_(True)
+        out = model.forward_normalized(hw, nets, enc.net[:6])
+        out.sum().backward()
+        return out.detach(), hw.grad
+
+    full = run()
+    model.module_.requires_grad_(False)
+    first, again = run(), run()
+    assert model._embedding[0] is nets.x  # computed once, kept for this network batch
+    for got in (first, again):
+        torch.testing.assert_close(got[0], full[0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(got[1], full[1], rtol=1e-4, atol=1e-6)

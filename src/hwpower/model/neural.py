@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch._dynamo.exc
-import torch._inductor.exc
 
 from ..errors import CheckpointError, InputError
 from ..processing.opfeatures import NEED_COLUMNS, needs_table
@@ -70,12 +68,24 @@ def _log_counts(table: pd.DataFrame, counts: np.ndarray, keys: list[str], length
     return out
 
 
+def _embed(module: StructuredNet, nets: NetworkBatch) -> torch.Tensor:
+    """(N, L, D) element embeddings ``el_in(x)`` of the real elements only (networks are padded to the
+    longest, often 2-3x the mean length); zeros at padding, which the mask or the weights drop."""
+    x = nets.x.new_zeros(*nets.x.shape[:2], module.film.out_features // 2)
+    x[nets.mask] = module.el_in(nets.x[nets.mask])
+    return x
+
+
 def _compiling(run, first) -> None:
     """``run(first)`` with ``torch.compile``'s failures (no C++ compiler, an unsupported platform) as
     one clear error instead of inductor's traceback."""
+    # torch.compile's modules take about 1.5 s to import: only when compiling, not for every command
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import InductorError
+
     try:
         run(first)
-    except (torch._dynamo.exc.BackendCompilerFailed, torch._inductor.exc.InductorError) as err:
+    except (BackendCompilerFailed, InductorError) as err:
         raise InputError(f"compiled inference failed ({type(err).__name__}: {str(err).splitlines()[0]}); it needs "
                          "a C++ compiler for torch.compile's inductor: predict without compiling") from err
 
@@ -261,8 +271,25 @@ class NeuralPowerModel:
 
     # --- inference ----------------------------------------------------------------------------
     def forward_normalized(self, hw_norm: torch.Tensor, nets: NetworkBatch, net_index: torch.Tensor) -> torch.Tensor:
-        """Differentiable: normalised hardware (B, H) and network rows (B,) -> log reported targets (B, R)."""
-        return self.module_(hw_norm, *nets.rows(net_index))
+        """Differentiable: normalised hardware (B, H) and network rows (B,) -> log reported targets (B, R).
+
+        With the element encoder frozen (the search sets ``requires_grad_(False)``), the elements'
+        embedding is computed once per network batch and reused by every call (a search calls this
+        hundreds of times on the same networks); gradients still flow to the hardware."""
+        module = self.module_
+        if isinstance(module, StructuredNet) and not any(p.requires_grad for p in module.el_in.parameters()):
+            _, mask, lay, lmask, lw = nets.rows(net_index)
+            x = self._frozen_embedding(nets).index_select(0, net_index)  # (B, L, D)
+            return module(hw_norm, x, mask, lay, lmask, lw, embedded=True)
+        return module(hw_norm, *nets.rows(net_index))
+
+    def _frozen_embedding(self, nets: NetworkBatch) -> torch.Tensor:
+        """``el_in`` of the networks' real elements, (N, L, D); kept for the last network batch seen."""
+        cached = getattr(self, "_embedding", None)
+        if cached is None or cached[0] is not nets.x:
+            with torch.no_grad():
+                self._embedding = (nets.x, _embed(self.module_, nets))
+        return self._embedding[1]
 
     def predict_log(self, enc: Encoded, nets: NetworkBatch, *, batch_size: int | None = None,
                     compile: bool = False) -> np.ndarray:
@@ -290,11 +317,8 @@ class NeuralPowerModel:
             batches.append(order[i:i + step])
             i += step
         with torch.inference_mode():
-            if structured:  # the element embedding depends on the network only: once per network, not per row,
-                # and only for real elements (networks are padded to the longest: often 2-3x the mean length)
-                x = nets.x.new_zeros(*nets.x.shape[:2], self.module_.film.out_features // 2)  # (N, L, D)
-                x[nets.mask] = self.module_.el_in(nets.x[nets.mask])
-                nets = nets.replace_x(x)
+            if structured:  # the element embedding depends on the network only: once per network, not per row
+                nets = nets.replace_x(_embed(self.module_, nets))
 
         def run(idx: torch.Tensor) -> None:
             with torch.inference_mode():
