@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -72,6 +73,20 @@ def test_predict_batch_matches_single(runs, nets_file, tiny_ds, tmp_path):
     hw = ",".join(f"{c}={first[c]}" for c in ("pe_rows", "pe_cols", "glb_kib", "dram_gbps", "freq_mhz", "bits", "dataflow"))
     single = run("predict", str(runs / "gbt"), "--nets", str(nets_file), "--id", first["network"].split("/")[1], "--hw", hw)
     assert float(single.split("P = ")[1].split()[0]) == pytest.approx(out["P_pred"].iloc[0], rel=1e-4)
+
+
+def test_predict_batch_compiled_matches_eager(runs, nets_file, tiny_ds, tmp_path):
+    """``--compile`` (torch.compile) gives the eager predictions; the GBT model accepts and ignores it."""
+    tiny_ds.val.head(30).to_csv(tmp_path / "in.csv", index=False)
+    outs = {}
+    for model, extra in (("structured", []), ("structured", ["--compile"]), ("gbt", ["--compile"])):
+        target = tmp_path / f"{model}{len(extra)}.parquet"
+        run("predict", str(runs / model), "--input", str(tmp_path / "in.csv"), "--nets", str(nets_file),
+            "--out", str(target), *extra)
+        outs[(model, bool(extra))] = pd.read_parquet(target)
+    eager, compiled = outs[("structured", False)], outs[("structured", True)]
+    np.testing.assert_allclose(compiled["P_pred"], eager["P_pred"], rtol=1e-5)
+    assert len(outs[("gbt", True)]) == 30
 
 
 def test_predict_bad_input_is_named(runs, nets_file):
