@@ -15,7 +15,7 @@ from hwpower.processing import integrity, process, reading
 from hwpower.processing.hashspill import BUCKETS, HashSpill
 from hwpower.processing.integrity import ShardInfo, check_repeats
 from hwpower.processing.pipeline import SPILL_FOLDER
-from hwpower.processing.shardstats import ShardStats
+from hwpower.processing.shardstats import ShardStats, _skipped
 
 from .rawfiles import make_rows, write_raw
 
@@ -24,7 +24,7 @@ DEAD_PID = 99_999_999  # above any Linux pid_max: never a live process
 
 def _shard(role: str, k: int, hashes, lines=None) -> ShardInfo:
     hashes = np.asarray(hashes, dtype=np.uint64)
-    stats = ShardStats(len(hashes), hashes, None if lines is None else np.asarray(lines), {}, np.zeros(0, int), {})
+    stats = ShardStats(len(hashes), hashes, {}, np.zeros(0, int), {}, None if lines is None else _skipped(np.asarray(lines)))
     return ShardInfo(role, Path(f"/raw/{role}_{k}.txt"), stats, 0, "", 0)
 
 
@@ -211,13 +211,11 @@ def test_a_killed_runs_spill_goes_with_its_temporary_output(tmp_path):
 @pytest.mark.parametrize("seed", range(4))
 def test_lines_after_rejected_rows_kept_as_the_skipped_lines(seed):
     """A shard with rejected rows keeps the lines without a row (8 bytes each), not a line per row."""
-    from hwpower.processing.shardstats import _skipped
-
     rng = np.random.default_rng(seed)
     every = np.arange(2, 2 + int(rng.integers(1, 400)))
     lines = every[rng.random(len(every)) < (0.3, 0.9, 0.99, 0.5)[seed]]
     if seed == 3:
         lines = every[1:]  # the first row rejected
-    stats = ShardStats(len(lines), None, None, {}, np.zeros(0, int), {}, _skipped(lines))
+    stats = ShardStats(len(lines), None, {}, np.zeros(0, int), {}, _skipped(lines))
     assert [stats.line(i) for i in range(len(lines))] == lines.tolist()
     assert stats.skipped is None or len(stats.skipped) == len(every[every <= lines[-1]]) - len(lines)

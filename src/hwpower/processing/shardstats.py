@@ -25,17 +25,14 @@ _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 class ShardStats:
     rows: int
     hashes: np.ndarray | None  # uint64 per row: every column the schema reads; None once spilled to disk
-    lines: np.ndarray | None  # each row's line in the file; None: row i is on line i + 2
     ranges: dict[str, list | np.ndarray]  # numeric: [min, max] ([] without rows); categorical: which values occur
     networks: np.ndarray  # rows per network (index into the networks table; as long as the largest index + 1)
     outside: dict[str, tuple[int, int, float]]  # hardware column -> (rows outside its bounds, the first row, its value)
-    # with ``lines`` None: the lines before the last row that hold no row (rejected), sorted, each less its
-    # index (so row i is on line i + 2 + how many of these are <= i + 2): 8 bytes a rejected line, not a row
+    # the lines before the last row that hold no row (rejected), sorted, each less its index (so row i
+    # is on line i + 2 + how many of these are <= i + 2): 8 bytes a rejected line, not a row; None: none
     skipped: np.ndarray | None = None
 
     def line(self, row: int) -> int:
-        if self.lines is not None:
-            return int(self.lines[row])
         if self.skipped is not None:
             return row + 2 + int(np.searchsorted(self.skipped, row + 2, side="right"))
         return row + 2
@@ -78,8 +75,8 @@ def shard_stats(checked: CheckedFile, schema: DatasetSchema) -> ShardStats:
         if len(rows):
             outside[name] = (len(rows), int(rows[0]), float(cols[name][rows[0]]))
     skipped = _skipped(checked.lines) if checked.lines is not None else None  # not a line per row: kept to the end
-    return ShardStats(len(cols["network"]), hash_columns(cols, names), None, ranges, np.bincount(cols["network"]),
-                      outside, skipped)
+    return ShardStats(len(cols["network"]), hash_columns(cols, names), ranges, np.bincount(cols["network"]), outside,
+                      skipped)
 
 
 def merged_range(stats: list[ShardStats], name: str, allowed: tuple | None = None) -> list:
