@@ -149,3 +149,8 @@ def test_a_frozen_model_embeds_each_network_once_with_the_same_outputs_and_gradi
     for got in (first, again):
         torch.testing.assert_close(got[0], full[0], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(got[1], full[1], rtol=1e-4, atol=1e-6)
+    model.epochs = 2
+    model.fit(ds)  # a refit builds a new module: the kept embedding is not reused
+    refit = run()
+    model.module_.requires_grad_(False)
+    torch.testing.assert_close(run()[0], refit[0], rtol=1e-5, atol=1e-6)

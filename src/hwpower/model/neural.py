@@ -284,12 +284,13 @@ class NeuralPowerModel:
         return module(hw_norm, *nets.rows(net_index))
 
     def _frozen_embedding(self, nets: NetworkBatch) -> torch.Tensor:
-        """``el_in`` of the networks' real elements, (N, L, D); kept for the last network batch seen."""
+        """``el_in`` of the networks' real elements, (N, L, D); kept for the last network batch and module
+        seen (a refit builds a new module: its embedding is made again)."""
         cached = getattr(self, "_embedding", None)
-        if cached is None or cached[0] is not nets.x:
+        if cached is None or cached[0] is not nets.x or cached[1] is not self.module_:
             with torch.no_grad():
-                self._embedding = (nets.x, _embed(self.module_, nets))
-        return self._embedding[1]
+                self._embedding = (nets.x, self.module_, _embed(self.module_, nets))
+        return self._embedding[2]
 
     def predict_log(self, enc: Encoded, nets: NetworkBatch, *, batch_size: int | None = None,
                     compile: bool = False) -> np.ndarray:
@@ -338,10 +339,11 @@ class NeuralPowerModel:
 
     def _compiled_module(self) -> torch.nn.Module:
         """The module through ``torch.compile`` (dynamic shapes: batches differ in rows and length),
-        made once per loaded model; never saved."""
-        if getattr(self, "_compiled", None) is None:
-            self._compiled = torch.compile(self.module_, dynamic=True)
-        return self._compiled
+        made once per module (a refit builds a new one); never saved."""
+        cached = getattr(self, "_compiled", None)
+        if cached is None or cached[0] is not self.module_:
+            self._compiled = (self.module_, torch.compile(self.module_, dynamic=True))
+        return self._compiled[1]
 
     def predict(self, samples: pd.DataFrame, nets: NetworkTables, *, out_of_range: str = "warn",
                 source: str = "samples", batch_size: int | None = None, compile: bool = False) -> pd.DataFrame:

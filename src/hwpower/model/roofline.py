@@ -270,7 +270,7 @@ class Roofline(nn.Module):
     def raw_features(self, hw: torch.Tensor, lay: torch.Tensor, lmask: torch.Tensor | None,
                      unit: torch.Tensor | None = None):
         """Unstandardised features (B, F, L), channels first; with ``unit`` (version 2, operators) also the
-        physics' (B, 3, L) log e_core, log e_bw (mJ) and log t (ms) of each operator."""
+        physics' (B, L, 3) log e_core, log e_bw (mJ) and log t (ms) of each operator."""
         if lay.dim() == 3:
             if self.version == 2:
                 return self.op_features2(hw, lay, unit)
