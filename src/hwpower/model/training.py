@@ -1,9 +1,8 @@
 """The training loop of :class:`~.neural.NeuralPowerModel`: deterministic, checkpointed every epoch,
 resumable bit for bit (optimizer, scheduler, RNG and early-stopping state are all saved).
 
-This module sits below the estimator: the neural model's ``fit`` calls :func:`train`, and the loop
-reads the model through the :class:`NeuralEstimator` protocol (duck typing), never importing
-``neural.py``, so the two modules form no import circle.
+This module sits below the estimator: the neural model's ``fit`` calls :func:`train`; ``neural.py``
+is imported here for annotations only (under ``TYPE_CHECKING``), so the two form no import circle.
 
 :func:`train` is the training runner's entry point for either estimator: it owns the I/O and run
 options (run folder, resume, progress bar, the ``stop_after`` test hook), so that the estimators'
@@ -15,7 +14,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,35 +27,10 @@ from .gbt import GBTPowerModel
 from .encoding import Encoded, resolve_device
 from .tables import NetworkTables
 
+if TYPE_CHECKING:  # for annotations only: the estimator imports this module, never the reverse at run time
+    from .neural import NeuralPowerModel
+
 log = logging.getLogger(__name__)
-
-
-class NeuralEstimator(Protocol):
-    """What the training loop reads and sets on the neural estimator (:class:`~.neural.NeuralPowerModel`)."""
-
-    arch: str
-    device: str
-    targets: tuple[str, ...]
-    seed: int
-    lr: float
-    weight_decay: float
-    epochs: int
-    batch_size: int
-    patience: int
-    uses_roofline: bool
-    hw_encoder_: Any
-    reported_: list[str]
-    module_: torch.nn.Module
-    history_: list[dict[str, Any]]
-
-    def setup(self, ds: Any) -> None: ...
-    def get_params(self) -> dict[str, Any]: ...
-    def config(self) -> dict[str, Any]: ...
-    def encode_networks(self, nets: NetworkTables, keys: list[str], *, source: str) -> Any: ...
-    def encode_samples(self, samples: Any, nets: Any, *, with_targets: bool, source: str,
-                       out_of_range: str) -> Encoded: ...
-    def predict_log(self, enc: Encoded, nets: Any) -> np.ndarray: ...
-    def forward_normalized(self, hw: torch.Tensor, nets: Any, net: torch.Tensor) -> torch.Tensor: ...
 
 
 def _progress(enabled: bool) -> Progress:
@@ -65,7 +39,7 @@ def _progress(enabled: bool) -> Progress:
                     disable=not enabled, transient=False)
 
 
-def prepare(model: NeuralEstimator, ds) -> tuple[Any, Encoded, Encoded, np.ndarray]:
+def prepare(model: NeuralPowerModel, ds) -> tuple[Any, Encoded, Encoded, np.ndarray]:
     """Encode the networks once and the samples of both splits; returns (nets, train, val, es_mask)."""
     cols = model.hw_encoder_.columns + ["network", *model.targets]
     keys = sorted(set(ds.train["network"]) | set(ds.val["network"]))
@@ -78,13 +52,13 @@ def prepare(model: NeuralEstimator, ds) -> tuple[Any, Encoded, Encoded, np.ndarr
     return nets, tr, va, seen if seen.any() else np.ones(len(ds.val), dtype=bool)
 
 
-def _val_loss(model: NeuralEstimator, val: Encoded, nets, cols: list[int]) -> tuple[float, float]:
+def _val_loss(model: NeuralPowerModel, val: Encoded, nets, cols: list[int]) -> tuple[float, float]:
     pred = torch.from_numpy(model.predict_log(val, nets))[:, cols]
     err = pred - val.y
     return float((err ** 2).mean()), float((err.exp() - 1).abs().mean() * 100)
 
 
-def _restore(model: NeuralEstimator, run_dir: Path, opt, sched, gen: torch.Generator) -> dict[str, Any]:
+def _restore(model: NeuralPowerModel, run_dir: Path, opt, sched, gen: torch.Generator) -> dict[str, Any]:
     last = run_dir / "last"
     meta = read_meta(last)
     saved = meta["config"]["params"]
@@ -101,7 +75,7 @@ def _restore(model: NeuralEstimator, run_dir: Path, opt, sched, gen: torch.Gener
     return state["loop"]
 
 
-def _save(model: NeuralEstimator, folder: Path, loop: dict[str, Any], opt=None, sched=None, gen=None) -> None:
+def _save(model: NeuralPowerModel, folder: Path, loop: dict[str, Any], opt=None, sched=None, gen=None) -> None:
     meta = {"config": model.config(), "epoch": loop["epoch"], "best_val_loss": loop["best"], "history": loop["history"]}
     state = None
     if opt is not None:
@@ -110,8 +84,8 @@ def _save(model: NeuralEstimator, folder: Path, loop: dict[str, Any], opt=None, 
     save_checkpoint(folder, model.module_.state_dict(), meta, state)
 
 
-def train(model: NeuralEstimator | GBTPowerModel, ds, *, run_dir: str | Path | None = None, resume: bool = False,
-          progress: bool = True, stop_after: int | None = None) -> NeuralEstimator | GBTPowerModel:
+def train(model: NeuralPowerModel | GBTPowerModel, ds, *, run_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True, stop_after: int | None = None) -> NeuralPowerModel | GBTPowerModel:
     """Fit ``model`` on a processed dataset and return it; with ``run_dir``, checkpoint there (the
     neural model every epoch into ``last`` and ``best``, the trees once into ``best``).
 
@@ -139,7 +113,7 @@ def train(model: NeuralEstimator | GBTPowerModel, ds, *, run_dir: str | Path | N
     return model
 
 
-def _train(model: NeuralEstimator, ds, *, run_dir: str | Path | None, resume: bool, progress: bool,
+def _train(model: NeuralPowerModel, ds, *, run_dir: str | Path | None, resume: bool, progress: bool,
            stop_after: int | None) -> None:
     device = resolve_device(model.device)
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -208,7 +182,7 @@ def _train(model: NeuralEstimator, ds, *, run_dir: str | Path | None, resume: bo
     _finish(model, run_dir, loop, device)
 
 
-def _streamed(model: NeuralEstimator, stream, epoch: int, nets, device: torch.device):
+def _streamed(model: NeuralPowerModel, stream, epoch: int, nets, device: torch.device):
     """The training rows of a streamed dataset, encoded a batch at a time."""
     cols = model.hw_encoder_.columns + ["network", *model.targets]
     for frame in stream.batches(epoch, model.batch_size):
@@ -216,7 +190,7 @@ def _streamed(model: NeuralEstimator, stream, epoch: int, nets, device: torch.de
         yield e.hw.to(device), e.net.to(device), e.y.to(device)
 
 
-def _finish(model: NeuralEstimator, run_dir: Path | None, loop: dict[str, Any], device: torch.device) -> None:
+def _finish(model: NeuralPowerModel, run_dir: Path | None, loop: dict[str, Any], device: torch.device) -> None:
     """Load the best weights, keep the history."""
     if run_dir is not None:
         model.module_.load_state_dict(load_weights(run_dir / "best"))
